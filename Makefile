@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vforkacct: build the module, run the demo and the test suite.
+#
+#   make                 build vforkacct.ko for the running kernel, or the
+#                        default cached kernel when no headers are installed
+#   make KVER=<release>  build against one kernel (.build/<release>/)
+#   make modules-all     build for every kernel of the matrix, W=1 -Werror
+#   make demo            the main job: a demo in the test VM
+#   make check           the whole test suite, on every kernel of the matrix
+#   make lint            checkpatch.pl --strict on module/
+#   make clean
+
+SHELL := /bin/bash
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KCACHE := $(TOP)/.cache/kernels
+RUNNING := $(shell uname -r)
+
+ifeq ($(KVER),)
+ifneq ($(wildcard /lib/modules/$(RUNNING)/build/Makefile),)
+KVER := $(RUNNING)
+else
+KVER = $(shell $(TOP)/scripts/kernels default)
+endif
+endif
+
+KDIR = $(if $(wildcard $(KCACHE)/$(KVER)/build/Makefile),$(KCACHE)/$(KVER)/build,/lib/modules/$(KVER)/build)
+BDIR = $(TOP)/.build/$(KVER)
+SRCS := $(TOP)/Kbuild $(wildcard $(TOP)/module/*.[ch])
+W ?= 1
+
+.PHONY: all module modules-all deps kernels selftests check demo lint bench clean
+
+all: module
+	cp $(BDIR)/vforkacct.ko $(TOP)/vforkacct.ko
+
+# Kbuild writes objects beside the sources: build each kernel in its own
+# folder of symlinks so the kernels of the matrix never mix objects.
+module: $(SRCS)
+	@test -f $(KDIR)/Makefile || { echo "no kernel build tree for $(KVER) (run: scripts/kernels fetch)" >&2; exit 1; }
+	@mkdir -p $(BDIR)/module
+	@rm -f $(BDIR)/module/*.[ch]
+	@ln -sf $(TOP)/Kbuild $(BDIR)/Kbuild
+	@ln -sf $(TOP)/module/*.[ch] $(BDIR)/module/
+	$(MAKE) -C $(KDIR) M=$(BDIR) W=$(W) modules
+
+modules-all:
+	@set -eo pipefail; mkdir -p $(TOP)/.build; \
+	for k in $$($(TOP)/scripts/kernels list); do \
+		echo "== $$k"; \
+		$(MAKE) --no-print-directory module KVER=$$k W=1 KCFLAGS=-Werror 2>&1 | tee $(TOP)/.build/build-$$k.log; \
+		if grep -q 'warning:' $(TOP)/.build/build-$$k.log; then \
+			echo "modules-all: warnings building for $$k" >&2; exit 1; fi; \
+	done
+
+deps:
+	@$(TOP)/scripts/deps
+
+kernels: deps
+	@$(TOP)/scripts/kernels fetch
+
+selftests:
+	@$(MAKE) --no-print-directory -C $(TOP)/selftests
+
+lint:
+	@$(TOP)/scripts/lint
+
+check: kernels
+	@$(MAKE) --no-print-directory modules-all
+	@$(MAKE) --no-print-directory selftests
+	@$(MAKE) --no-print-directory lint
+	@$(TOP)/scripts/check
+
+demo: kernels
+	@$(MAKE) --no-print-directory module KVER=$$($(TOP)/scripts/kernels default)
+	@$(MAKE) --no-print-directory selftests
+	@$(TOP)/scripts/demo
+
+clean:
+	rm -rf $(TOP)/.build $(TOP)/vforkacct.ko

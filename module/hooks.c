@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vforkacct: the tracepoint probes.
+ *
+ * None of the scheduler's tracepoints is exported to modules, so they are
+ * looked up by name with for_each_kernel_tracepoint().  All work for a
+ * new task happens at task_newtask: it is the last step of copy_process(),
+ * after the "no more failure paths" point, so the fork is certain, the
+ * child's mm is complete and already charged, the child has not run, and
+ * the clone flags (which alone tell vfork from a plain CLONE_VM clone) are
+ * at hand.  sched_process_fork fires later without the flags and would add
+ * nothing.  Probes run with preemption disabled: they never sleep.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/tracepoint.h>
+
+#include "compat.h"
+#include "vforkacct.h"
+
+static void vfa_probe_newtask(void *data, struct task_struct *child,
+			      unsigned long clone_flags)
+{
+	u64 start = local_clock();
+	struct vfa_judgement j;
+	struct vfa_record rec;
+	struct vfa_charge c;
+	long charge = 0;
+
+	/* Kernel threads, io/vhost workers and usermode helpers (no mm). */
+	if ((child->flags & VFA_NOT_USER) || !child->mm ||
+	    (current->flags & VFA_NOT_USER) || !current->mm)
+		return;
+
+	if (clone_flags & CLONE_THREAD) {
+		vfa_ledger_thread(start);
+		return;
+	}
+
+	memset(&rec, 0, sizeof(rec));
+	if (!(clone_flags & CLONE_VM)) {
+		rec.kind = VFA_FORK;
+		/*
+		 * Only /proc readers of the new child could hold its lock;
+		 * if one does, say so rather than guess the charge.
+		 */
+		if (mmap_read_trylock(child->mm)) {
+			vfa_charge_walk(child->mm, &c);
+			mmap_read_unlock(child->mm);
+			charge = c.acct_pages;
+		} else {
+			charge = -1;
+		}
+	} else if (clone_flags & CLONE_VFORK) {
+		rec.kind = VFA_VFORK;
+	} else {
+		rec.kind = VFA_VMCLONE;
+	}
+
+	vfa_judge(vfa_has_sys_admin(current_cred()),
+		  READ_ONCE(current->mm->total_vm), max(charge, 0L),
+		  vm_memory_committed(), &j);
+
+	rec.time_ns = ktime_get_boottime_ns();
+	rec.ppid = current->tgid;
+	rec.pid = child->tgid;
+	rec.charge_kb = charge < 0 ? -1 : charge * (PAGE_SIZE / 1024);
+	rec.committed_kb = j.committed_kb;
+	rec.allowed_kb = j.allowed_kb;
+	rec.verdict = charge < 0 ? VFA_UNKNOWN : j.verdict;
+	rec.outcome = VFA_RUNNING;
+	memcpy(rec.comm, current->comm, TASK_COMM_LEN);
+	rec.comm[TASK_COMM_LEN - 1] = '\0';
+
+	vfa_ledger_fork(&rec, child, j.min_limit_kb, start);
+}
+
+static void vfa_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
+			   struct linux_binprm *bprm)
+{
+	struct vfa_record rec;
+
+	vfa_ledger_outcome(p, VFA_EXEC, &rec);
+}
+
+static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
+{
+	struct vfa_record rec;
+
+	/* Fires once per thread: only the last one ends the process. */
+	if (atomic_read(&p->signal->live))
+		return;
+	vfa_ledger_outcome(p, VFA_EXIT, &rec);
+}
+
+/* The tracepoints the module needs; all are required. */
+static struct vfa_hook {
+	const char *name;
+	void *probe;
+	struct tracepoint *tp;
+	bool registered;
+} vfa_hooks[] = {
+	/* Outcome hooks first, so every child logged can be followed. */
+	{ .name = "sched_process_exec", .probe = vfa_probe_exec },
+	{ .name = "sched_process_exit", .probe = vfa_probe_exit },
+	{ .name = "task_newtask", .probe = vfa_probe_newtask },
+};
+
+static void vfa_find_tracepoint(struct tracepoint *tp, void *priv)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(vfa_hooks); i++)
+		if (!strcmp(tp->name, vfa_hooks[i].name))
+			vfa_hooks[i].tp = tp;
+}
+
+void vfa_hooks_exit(void)
+{
+	int i;
+
+	for (i = ARRAY_SIZE(vfa_hooks) - 1; i >= 0; i--) {
+		if (!vfa_hooks[i].registered)
+			continue;
+		tracepoint_probe_unregister(vfa_hooks[i].tp,
+					    vfa_hooks[i].probe, NULL);
+		vfa_hooks[i].registered = false;
+	}
+	/* No probe may still be running when the ledger is freed. */
+	tracepoint_synchronize_unregister();
+}
+
+int vfa_hooks_init(void)
+{
+	int i, ret;
+
+	for_each_kernel_tracepoint(vfa_find_tracepoint, NULL);
+	for (i = 0; i < ARRAY_SIZE(vfa_hooks); i++) {
+		if (!vfa_hooks[i].tp) {
+			pr_err("required tracepoint %s not found in this kernel\n",
+			       vfa_hooks[i].name);
+			return -ENOENT;
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(vfa_hooks); i++) {
+		ret = tracepoint_probe_register(vfa_hooks[i].tp,
+						vfa_hooks[i].probe, NULL);
+		if (ret) {
+			pr_err("cannot attach to tracepoint %s: %d\n",
+			       vfa_hooks[i].name, ret);
+			vfa_hooks_exit();
+			return ret;
+		}
+		vfa_hooks[i].registered = true;
+	}
+	return 0;
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vforkacct: /proc/vforkacct/, the module's whole user interface.
+ *
+ * summary (0444) counters; forks (0400) the log; tasks (0400) what a fork
+ * of each process would cost now; control (0200) "reset".  forks and
+ * tasks name every process and its memory, hence root only.  Readers copy
+ * one record at a time out of the ledger, so a slow reader never holds up
+ * forks; tasks walks other processes' mms from process context only.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/pid.h>
+#include <linux/proc_fs.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "vforkacct.h"
+
+static struct proc_dir_entry *vfa_dir;
+
+static const char * const vfa_kind_names[] = { "fork", "vfork", "vmclone" };
+static const char * const vfa_verdict_names[] = { "ok", "fail", "unknown" };
+static const char * const vfa_outcome_names[] = { "running", "exec", "exit" };
+
+/* As /proc/self/mountinfo: blanks, backslash and unprintables as \ooo. */
+static void vfa_seq_comm(struct seq_file *m, const char *s)
+{
+	if (!*s) {
+		seq_putc(m, '-');
+		return;
+	}
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c <= ' ' || c == '\\' || c >= 0x7f)
+			seq_printf(m, "\\%03o", c);
+		else
+			seq_putc(m, c);
+	}
+}
+
+/* ---- summary ---- */
+
+static void vfa_kb(struct seq_file *m, const char *name, long long kb)
+{
+	seq_printf(m, "%-17s %12lld kB\n", name, kb);
+}
+
+static void vfa_num(struct seq_file *m, const char *name, u64 v)
+{
+	seq_printf(m, "%-17s %12llu\n", name, v);
+}
+
+static int vfa_summary_show(struct seq_file *m, void *v)
+{
+	struct vfa_counters c;
+	bool estimated;
+	long limit = vfa_limit_kb(&estimated);
+
+	vfa_ledger_counters(&c);
+	vfa_kb(m, "limit:", limit);
+	seq_printf(m, "%-17s %12s\n", "limit_source:",
+		   estimated ? "estimate" : "param");
+	vfa_kb(m, "admin_reserve:", vfa_admin_reserve_kb());
+	vfa_kb(m, "user_reserve:", vfa_user_reserve_kb());
+	vfa_kb(m, "committed:", vm_memory_committed() * (PAGE_SIZE / 1024));
+	vfa_num(m, "forks:", c.forks);
+	vfa_num(m, "vforks:", c.vforks);
+	vfa_num(m, "vm_clones:", c.vm_clones);
+	vfa_num(m, "threads:", c.threads);
+	vfa_num(m, "would_fail:", c.would_fail);
+	vfa_num(m, "would_fail_exec:", c.would_fail_exec);
+	vfa_num(m, "would_fail_exit:", c.would_fail_exit);
+	vfa_num(m, "exec_after_fork:", c.exec_after_fork);
+	vfa_num(m, "exit_without_exec:", c.exit_without_exec);
+	vfa_kb(m, "charged:", c.charged_kb);
+	vfa_kb(m, "min_safe_limit:", c.min_safe_limit_kb);
+	vfa_num(m, "log_size:", vfa_log_size());
+	vfa_num(m, "logged:", c.logged);
+	vfa_num(m, "untracked:", c.untracked);
+	vfa_num(m, "lock_misses:", c.lock_misses);
+	vfa_num(m, "probe_ns:", c.probe_ns);
+	vfa_num(m, "probe_max_ns:", c.probe_max_ns);
+	return 0;
+}
+
+/* ---- forks: *pos is 0 for the header, else seq + 1 ---- */
+
+struct vfa_forks_iter {
+	u64 seq;
+	struct vfa_record rec;
+};
+
+static void *vfa_forks_start(struct seq_file *m, loff_t *pos)
+{
+	struct vfa_forks_iter *it = m->private;
+
+	if (!*pos)
+		return SEQ_START_TOKEN;
+	it->seq = *pos - 1;
+	if (!vfa_ledger_read(&it->seq, &it->rec))
+		return NULL;
+	*pos = it->seq + 1;	/* skips records overwritten meanwhile */
+	return it;
+}
+
+static void *vfa_forks_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return vfa_forks_start(m, pos);
+}
+
+static void vfa_forks_stop(struct seq_file *m, void *v)
+{
+}
+
+static int vfa_forks_show(struct seq_file *m, void *v)
+{
+	const struct vfa_record *r;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "seq time_ns ppid pid comm kind charge_kB committed_kB allowed_kB verdict outcome life_us faults exec_comm\n");
+		return 0;
+	}
+	r = &((struct vfa_forks_iter *)v)->rec;
+	seq_printf(m, "%llu %llu %d %d ", r->seq, r->time_ns, r->ppid, r->pid);
+	vfa_seq_comm(m, r->comm);
+	seq_printf(m, " %s ", vfa_kind_names[r->kind]);
+	if (r->charge_kb < 0)
+		seq_puts(m, "-");
+	else
+		seq_printf(m, "%ld", r->charge_kb);
+	seq_printf(m, " %ld %ld %s %s ", r->committed_kb, r->allowed_kb,
+		   vfa_verdict_names[r->verdict],
+		   vfa_outcome_names[r->outcome]);
+	if (r->outcome == VFA_RUNNING)
+		seq_puts(m, "- - ");
+	else
+		seq_printf(m, "%llu %llu ", r->life_us, r->faults);
+	vfa_seq_comm(m, r->exec_comm);
+	seq_putc(m, '\n');
+	return 0;
+}
+
+static const struct seq_operations vfa_forks_ops = {
+	.start = vfa_forks_start,
+	.next = vfa_forks_next,
+	.stop = vfa_forks_stop,
+	.show = vfa_forks_show,
+};
+
+/* ---- tasks: a snapshot of pids at open, each walked at show ---- */
+
+struct vfa_tasks {
+	unsigned int n;
+	struct pid *pids[];
+};
+
+static void *vfa_tasks_start(struct seq_file *m, loff_t *pos)
+{
+	struct vfa_tasks *t = m->private;
+
+	if (!*pos)
+		return SEQ_START_TOKEN;
+	return *pos <= t->n ? &t->pids[*pos - 1] : NULL;
+}
+
+static void *vfa_tasks_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	/* One mm walk per line: let others run on a huge process list. */
+	cond_resched();
+	++*pos;
+	return vfa_tasks_start(m, pos);
+}
+
+static int vfa_tasks_show(struct seq_file *m, void *v)
+{
+	char comm[TASK_COMM_LEN];
+	struct task_struct *task;
+	struct vfa_judgement j;
+	unsigned long total_vm;
+	struct vfa_charge c;
+	struct mm_struct *mm;
+	const struct cred *cred;
+	bool admin;
+	int ret = 0;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "pid ppid comm committed_kB fork_charge_kB fork_now\n");
+		return 0;
+	}
+	task = get_pid_task(*(struct pid **)v, PIDTYPE_TGID);
+	if (!task)
+		return 0;	/* exited since open */
+	mm = get_task_mm(task);
+	if (!mm)
+		goto put_task;
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		goto put_mm;
+	vfa_charge_walk(mm, &c);
+	total_vm = mm->total_vm;
+	mmap_read_unlock(mm);
+
+	cred = get_task_cred(task);
+	admin = vfa_has_sys_admin(cred);
+	put_cred(cred);
+	vfa_judge(admin, total_vm, c.fork_pages,
+		  vm_memory_committed() + c.fork_pages, &j);
+
+	get_task_comm(comm, task);
+	seq_printf(m, "%d %d ", task_tgid_nr(task), task_ppid_nr(task));
+	vfa_seq_comm(m, comm);
+	seq_printf(m, " %lu %lu %s\n", c.acct_pages * (PAGE_SIZE / 1024),
+		   c.fork_pages * (PAGE_SIZE / 1024),
+		   vfa_verdict_names[j.verdict]);
+put_mm:
+	mmput(mm);
+put_task:
+	put_task_struct(task);
+	return ret;
+}
+
+static const struct seq_operations vfa_tasks_ops = {
+	.start = vfa_tasks_start,
+	.next = vfa_tasks_next,
+	.stop = vfa_forks_stop,
+	.show = vfa_tasks_show,
+};
+
+static void vfa_tasks_free(struct vfa_tasks *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		put_pid(t->pids[i]);
+	kvfree(t);
+}
+
+static int vfa_tasks_open(struct inode *inode, struct file *file)
+{
+	struct task_struct *p;
+	struct vfa_tasks *t;
+	unsigned int cap = 64;	/* room for processes born meanwhile */
+	int ret;
+
+	rcu_read_lock();
+	for_each_process(p)
+		cap++;
+	rcu_read_unlock();
+
+	t = kvmalloc(struct_size(t, pids, cap), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	t->n = 0;
+	rcu_read_lock();
+	for_each_process(p) {
+		if (p->flags & VFA_NOT_USER)
+			continue;
+		if (t->n == cap)
+			break;
+		t->pids[t->n++] = get_pid(task_tgid(p));
+	}
+	rcu_read_unlock();
+
+	ret = seq_open(file, &vfa_tasks_ops);
+	if (ret) {
+		vfa_tasks_free(t);
+		return ret;
+	}
+	((struct seq_file *)file->private_data)->private = t;
+	return 0;
+}
+
+static int vfa_tasks_release(struct inode *inode, struct file *file)
+{
+	vfa_tasks_free(((struct seq_file *)file->private_data)->private);
+	return seq_release(inode, file);
+}
+
+static const struct proc_ops vfa_tasks_fops = {
+	.proc_open = vfa_tasks_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = vfa_tasks_release,
+};
+
+/* ---- control ---- */
+
+static ssize_t vfa_control_write(struct file *file, const char __user *ubuf,
+				 size_t len, loff_t *off)
+{
+	char buf[8];
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	/* sysfs_streq: "reset" with or without echo's newline. */
+	if (!sysfs_streq(buf, "reset"))
+		return -EINVAL;
+	vfa_ledger_reset();
+	return len;
+}
+
+static const struct proc_ops vfa_control_fops = {
+	.proc_write = vfa_control_write,
+	.proc_lseek = noop_llseek,
+};
+
+int vfa_procfs_init(void)
+{
+	vfa_dir = proc_mkdir("vforkacct", NULL);
+	if (!vfa_dir)
+		return -ENOMEM;
+	if (!proc_create_single("summary", 0444, vfa_dir, vfa_summary_show) ||
+	    !proc_create_seq_private("forks", 0400, vfa_dir, &vfa_forks_ops,
+				     sizeof(struct vfa_forks_iter), NULL) ||
+	    !proc_create("tasks", 0400, vfa_dir, &vfa_tasks_fops) ||
+	    !proc_create("control", 0200, vfa_dir, &vfa_control_fops)) {
+		proc_remove(vfa_dir);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void vfa_procfs_exit(void)
+{
+	/* Waits for readers inside our code; later reads get EIO. */
+	proc_remove(vfa_dir);
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vforkacct: declarations shared by the module's files.
+ *
+ * One file per concern: hooks.c (tracepoint probes), charge.c (what a fork
+ * is charged), model.c (the strict-overcommit verdict and its parameters),
+ * ledger.c (counters, the fork log ring and child tracking), procfs.c
+ * (/proc/vforkacct/) and main.c (load and unload).
+ */
+#ifndef VFORKACCT_H
+#define VFORKACCT_H
+
+#include <linux/types.h>
+#include <linux/sched.h>
+
+struct mm_struct;
+struct cred;
+
+enum vfa_kind { VFA_FORK, VFA_VFORK, VFA_VMCLONE };
+enum vfa_verdict { VFA_OK, VFA_FAIL, VFA_UNKNOWN };
+enum vfa_outcome { VFA_RUNNING, VFA_EXEC, VFA_EXIT };
+
+/* One line of /proc/vforkacct/forks. */
+struct vfa_record {
+	u64 seq;
+	u64 time_ns;		/* boot-time clock at the fork */
+	u64 life_us;		/* fork to exec/exit, once known */
+	u64 faults;		/* child's min+maj faults at exec/exit */
+	long charge_kb;		/* -1: unknown (mmap lock was busy) */
+	long committed_kb;	/* system commit before this fork's charge */
+	long allowed_kb;	/* the model's threshold for this fork */
+	pid_t ppid;
+	pid_t pid;
+	u8 kind;
+	u8 verdict;
+	u8 outcome;
+	char comm[TASK_COMM_LEN];
+	char exec_comm[TASK_COMM_LEN];
+};
+
+/* The counters of /proc/vforkacct/summary; see INTERFACE.md. */
+struct vfa_counters {
+	u64 forks;
+	u64 vforks;
+	u64 vm_clones;
+	u64 threads;
+	u64 would_fail;
+	u64 would_fail_exec;
+	u64 would_fail_exit;
+	u64 exec_after_fork;
+	u64 exit_without_exec;
+	u64 charged_kb;
+	u64 min_safe_limit_kb;
+	u64 logged;
+	u64 untracked;
+	u64 lock_misses;
+	u64 probe_ns;
+	u64 probe_max_ns;
+};
+
+/* charge.c */
+struct vfa_charge {
+	unsigned long acct_pages;	/* VM_ACCOUNT pages: the mm's commit */
+	unsigned long fork_pages;	/* ... a fork would copy and charge */
+};
+
+void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c);
+
+/* model.c */
+struct vfa_judgement {
+	long committed_kb;	/* commit before the charge */
+	long allowed_kb;
+	long min_limit_kb;	/* smallest limit that lets this fork through */
+	u8 verdict;
+};
+
+bool vfa_has_sys_admin(const struct cred *cred);
+void vfa_judge(bool sys_admin, unsigned long parent_total_vm,
+	       unsigned long charge_pages, unsigned long committed_pages,
+	       struct vfa_judgement *j);
+long vfa_limit_kb(bool *estimated);
+unsigned long vfa_admin_reserve_kb(void);
+unsigned long vfa_user_reserve_kb(void);
+
+/* ledger.c */
+int vfa_ledger_init(void);
+void vfa_ledger_exit(void);
+unsigned int vfa_log_size(void);
+void vfa_ledger_thread(u64 probe_start);
+void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
+		     u64 min_limit_kb, u64 probe_start);
+bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
+			struct vfa_record *rec);
+void vfa_ledger_reset(void);
+void vfa_ledger_counters(struct vfa_counters *c);
+bool vfa_ledger_read(u64 *seq, struct vfa_record *rec);
+
+/* hooks.c */
+int vfa_hooks_init(void);
+void vfa_hooks_exit(void);
+
+/* procfs.c */
+int vfa_procfs_init(void);
+void vfa_procfs_exit(void);
+
+#endif /* VFORKACCT_H */

@@ -54,12 +54,12 @@ static void vfa_seq_comm(struct seq_file *m, const char *s)
 
 static void vfa_kb(struct seq_file *m, const char *name, long long kb)
 {
-	seq_printf(m, "%-17s %12lld kB\n", name, kb);
+	seq_printf(m, "%-18s %12lld kB\n", name, kb);
 }
 
 static void vfa_num(struct seq_file *m, const char *name, u64 v)
 {
-	seq_printf(m, "%-17s %12llu\n", name, v);
+	seq_printf(m, "%-18s %12llu\n", name, v);
 }
 
 static int vfa_summary_show(struct seq_file *m, void *v)
@@ -70,7 +70,7 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 
 	vfa_ledger_counters(&c);
 	vfa_kb(m, "limit:", limit);
-	seq_printf(m, "%-17s %12s\n", "limit_source:",
+	seq_printf(m, "%-18s %12s\n", "limit_source:",
 		   estimated ? "estimate" : "param");
 	vfa_kb(m, "admin_reserve:", vfa_admin_reserve_kb());
 	vfa_kb(m, "user_reserve:", vfa_user_reserve_kb());

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kinds: every way of making a task lands in the right counter and, for
+ * processes, in a log row naming the right parent and child.
+ *
+ * fork, clone3 (plain or CLONE_VFORK alone: both copy the mm) -> fork;
+ * vfork, posix_spawn, clone(CLONE_VM|CLONE_VFORK) -> vfork;
+ * clone(CLONE_VM) -> vmclone; pthread_create -> threads, never logged.
+ * Rows are matched on this process's pid and the children's pids, so
+ * anything else running in the guest cannot disturb the test.
+ */
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ktap.h"
+#include "vfa.h"
+
+#define N 5
+
+extern char **environ;
+static char stack[N][64 * 1024];
+
+static int child_fn(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static pid_t do_fork(int i)
+{
+	(void)i;
+	return fork_and_reap();
+}
+
+static pid_t do_vfork(int i)
+{
+	pid_t pid;
+
+	(void)i;
+	pid = vfork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return pid;
+}
+
+static pid_t do_spawn(int i)
+{
+	char *argv[] = { "true", NULL };
+	pid_t pid;
+
+	(void)i;
+	if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ))
+		return -1;
+	waitpid(pid, NULL, 0);
+	return pid;
+}
+
+static pid_t do_clone(int i, int flags)
+{
+	pid_t pid = clone(child_fn, stack[i] + sizeof(stack[i]),
+			  flags | SIGCHLD, NULL);
+
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
+static pid_t do_clone_vm(int i)
+{
+	return do_clone(i, CLONE_VM);
+}
+
+static pid_t do_clone_vm_vfork(int i)
+{
+	return do_clone(i, CLONE_VM | CLONE_VFORK);
+}
+
+static pid_t do_clone3(int i, uint64_t flags)
+{
+	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
+	pid_t pid;
+
+	(void)i;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
+static pid_t do_clone3_plain(int i)
+{
+	return do_clone3(i, 0);
+}
+
+static pid_t do_clone3_vfork(int i)
+{
+	return do_clone3(i, CLONE_VFORK);
+}
+
+static const struct kind_case {
+	const char *name;
+	pid_t (*make)(int i);
+	const char *kind;	/* log row kind */
+	const char *counter;	/* summary counter */
+} cases[] = {
+	{ "fork_is_fork", do_fork, "fork", "forks" },
+	{ "vfork_is_vfork", do_vfork, "vfork", "vforks" },
+	{ "posix_spawn_is_vfork", do_spawn, "vfork", "vforks" },
+	{ "clone_vm_vfork_is_vfork", do_clone_vm_vfork, "vfork", "vforks" },
+	{ "clone_vm_is_vmclone", do_clone_vm, "vmclone", "vm_clones" },
+	{ "clone3_is_fork", do_clone3_plain, "fork", "forks" },
+	{ "clone3_vfork_without_vm_is_fork", do_clone3_vfork, "fork", "forks" },
+};
+
+static bool check_case(const struct kind_case *c)
+{
+	long long before = vfa_summary(c->counter), after;
+	pid_t pids[N];
+	struct vfa_row *rows, *r;
+	int i, n, ok = 1;
+
+	for (i = 0; i < N; i++) {
+		pids[i] = c->make(i);
+		if (pids[i] <= 0) {
+			ktap_info("%s: could not create child %d", c->name, i);
+			return false;
+		}
+	}
+	after = vfa_summary(c->counter);
+	if (after - before != N) {
+		ktap_info("%s: %s rose by %lld, expected %d", c->name,
+			  c->counter, after - before, N);
+		ok = 0;
+	}
+	rows = vfa_forks(&n);
+	for (i = 0; i < N; i++) {
+		r = vfa_find(rows, n, getpid(), pids[i]);
+		if (!r) {
+			ktap_info("%s: no row for child %d", c->name, pids[i]);
+			ok = 0;
+		} else if (strcmp(r->kind, c->kind)) {
+			ktap_info("%s: child %d logged as %s", c->name,
+				  pids[i], r->kind);
+			ok = 0;
+		} else if (strcmp(r->kind, "fork") && r->charge_kb != 0) {
+			ktap_info("%s: CLONE_VM child charged %ld kB", c->name,
+				  r->charge_kb);
+			ok = 0;
+		}
+	}
+	free(rows);
+	return ok;
+}
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
+
+static bool check_threads(void)
+{
+	long long before = vfa_summary("threads"), forks = vfa_summary("forks");
+	long long logged = vfa_summary("logged");
+	pthread_t t[N];
+	int i;
+
+	for (i = 0; i < N; i++)
+		if (pthread_create(&t[i], NULL, thread_fn, NULL))
+			return false;
+	for (i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	if (vfa_summary("threads") - before != N) {
+		ktap_info("threads rose by %lld, expected %d",
+			  vfa_summary("threads") - before, N);
+		return false;
+	}
+	if (vfa_summary("logged") != logged || vfa_summary("forks") != forks) {
+		ktap_info("threads were logged or counted as forks");
+		return false;
+	}
+	return true;
+}
+
+int main(void)
+{
+	unsigned int i;
+
+	vfa_require_module();
+	ktap_plan(sizeof(cases) / sizeof(cases[0]) + 1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ktap_test(check_case(&cases[i]), cases[i].name);
+	ktap_test(check_threads(), "pthread_create_is_thread_not_logged");
+	return ktap_finish();
+}

@@ -173,8 +173,9 @@ int vfa_reload(const char *params)
 	}
 	if (system("rmmod vforkacct 2>/dev/null; true"))
 		return -1;
-	snprintf(cmd, sizeof(cmd), "insmod .build/%s/vforkacct.ko %s", kver,
-		 params);
+	snprintf(cmd, sizeof(cmd),
+		 "insmod .build/%s/vforkacct.ko %s 2>&1 | sed 's/^/# /'; test -d /sys/module/vforkacct",
+		 kver, params);
 	return system(cmd);
 }
 

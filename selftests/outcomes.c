@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * outcomes: each logged child is followed to its first exec or its exit,
+ * and its row says which, how long it lived, and how many faults it took.
+ */
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ktap.h"
+#include "vfa.h"
+
+extern char **environ;
+
+static struct vfa_row row_of(pid_t ppid, pid_t pid)
+{
+	struct vfa_row *rows, *r, out;
+	int n;
+
+	memset(&out, 0, sizeof(out));
+	strcpy(out.outcome, "missing");
+	rows = vfa_forks(&n);
+	r = vfa_find(rows, n, ppid, pid);
+	if (r)
+		out = *r;
+	free(rows);
+	return out;
+}
+
+static bool fork_exec(void)
+{
+	long long before = vfa_summary("exec_after_fork");
+	struct vfa_row r;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/true", "true", NULL);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+	r = row_of(getpid(), pid);
+	ktap_info("fork+exec: outcome %s exec_comm %s life_us %lld faults %lld",
+		  r.outcome, r.exec_comm, r.life_us, r.faults);
+	return !strcmp(r.outcome, "exec") && !strcmp(r.exec_comm, "true") &&
+	       r.life_us >= 0 && r.faults > 0 &&
+	       vfa_summary("exec_after_fork") == before + 1;
+}
+
+static bool fork_exit(void)
+{
+	long long before = vfa_summary("exit_without_exec");
+	pid_t pid = fork_and_reap();
+	struct vfa_row r = row_of(getpid(), pid);
+
+	ktap_info("fork+_exit: outcome %s exec_comm %s life_us %lld",
+		  r.outcome, r.exec_comm, r.life_us);
+	return !strcmp(r.outcome, "exit") && !strcmp(r.exec_comm, "-") &&
+	       r.life_us >= 0 && r.faults >= 0 &&
+	       vfa_summary("exit_without_exec") == before + 1;
+}
+
+/* A child blocked on a pipe until we close its write end. */
+static pid_t sleeper(int *wfd)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[0]);
+	*wfd = p[1];
+	return pid;
+}
+
+static bool running_child(void)
+{
+	struct vfa_row r;
+	int wfd = -1;
+	pid_t pid = sleeper(&wfd);
+
+	r = row_of(getpid(), pid);
+	close(wfd);
+	waitpid(pid, NULL, 0);
+	ktap_info("sleeping child: outcome %s life_us %lld faults %lld",
+		  r.outcome, r.life_us, r.faults);
+	return !strcmp(r.outcome, "running") && r.life_us == -1 &&
+	       r.faults == -1 && !strcmp(r.exec_comm, "-");
+}
+
+static void *exec_from_thread(void *arg)
+{
+	(void)arg;
+	execl("/bin/true", "true", NULL);
+	return NULL;
+}
+
+/* de_thread(): a non-leader thread execs and takes over the tgid. */
+static bool exec_non_leader(void)
+{
+	struct vfa_row r;
+	pthread_t t;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		pthread_create(&t, NULL, exec_from_thread, NULL);
+		pause();
+		_exit(1);
+	}
+	waitpid(pid, NULL, 0);
+	r = row_of(getpid(), pid);
+	ktap_info("exec from a non-leader thread: outcome %s exec_comm %s",
+		  r.outcome, r.exec_comm);
+	return !strcmp(r.outcome, "exec") && !strcmp(r.exec_comm, "true");
+}
+
+static void *noop(void *arg)
+{
+	return arg;
+}
+
+static bool threads_dont_end_record(void)
+{
+	struct vfa_row mid, end;
+	int p[2], q[2];
+	pthread_t t;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(p) || pipe(q))
+		return false;
+	pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		pthread_create(&t, NULL, noop, NULL);
+		pthread_join(t, NULL);
+		/* the thread is gone: tell the parent, wait for its go */
+		if (write(q[1], &c, 1) != 1 || read(p[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[0]);
+	close(q[1]);
+	if (read(q[0], &c, 1) != 1)
+		return false;
+	usleep(100000);	/* the thread's exit tracepoint fires after join */
+	mid = row_of(getpid(), pid);
+	close(p[1]);
+	waitpid(pid, NULL, 0);
+	end = row_of(getpid(), pid);
+	ktap_info("child with an exited thread: %s, after its exit: %s",
+		  mid.outcome, end.outcome);
+	return !strcmp(mid.outcome, "running") && !strcmp(end.outcome, "exit");
+}
+
+static bool grandchild(void)
+{
+	struct vfa_row *rows, *r;
+	int p[2], n, ok;
+	pid_t pid, gpid = 0;
+
+	if (pipe(p))
+		return false;
+	pid = fork();
+	if (pid == 0) {
+		pid_t g = fork();
+
+		if (g == 0) {
+			execl("/bin/true", "true", NULL);
+			_exit(127);
+		}
+		waitpid(g, NULL, 0);
+		if (write(p[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
+		_exit(0);
+	}
+	if (read(p[0], &gpid, sizeof(gpid)) != sizeof(gpid))
+		return false;
+	waitpid(pid, NULL, 0);
+	rows = vfa_forks(&n);
+	r = vfa_find(rows, n, pid, gpid);
+	ok = r && !strcmp(r->kind, "fork") && !strcmp(r->outcome, "exec");
+	ktap_info("grandchild %d of %d: %s", gpid, pid, r ? r->outcome : "no row");
+	r = vfa_find(rows, n, getpid(), pid);
+	ok = ok && r && !strcmp(r->outcome, "exit");
+	free(rows);
+	return ok;
+}
+
+static bool spawn_exec(void)
+{
+	char *argv[] = { "true", NULL };
+	struct vfa_row r;
+	pid_t pid;
+
+	if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ))
+		return false;
+	waitpid(pid, NULL, 0);
+	r = row_of(getpid(), pid);
+	ktap_info("posix_spawn: kind %s outcome %s exec_comm %s", r.kind,
+		  r.outcome, r.exec_comm);
+	return !strcmp(r.kind, "vfork") && !strcmp(r.outcome, "exec") &&
+	       !strcmp(r.exec_comm, "true");
+}
+
+/*
+ * A new task reusing a logged child's pid must not close the old record.
+ * ns_last_pid makes the kernel hand out the dead child's pid again.
+ */
+static bool pid_reuse(void)
+{
+	pid_t pid = fork_and_reap(), again;
+	struct vfa_row *rows;
+	int n, i, seen = 0, ok = 1;
+	FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+
+	if (!f)
+		return false;
+	fprintf(f, "%d", pid - 1);
+	fclose(f);
+	again = fork();
+	if (again == 0) {
+		execl("/bin/true", "true", NULL);
+		_exit(127);
+	}
+	waitpid(again, NULL, 0);
+	if (again != pid) {
+		ktap_info("could not reuse pid %d (got %d)", pid, again);
+		return false;
+	}
+	/* Two rows carry this pid, oldest first: exit, then exec. */
+	rows = vfa_forks(&n);
+	for (i = 0; i < n; i++) {
+		if (rows[i].ppid != getpid() || rows[i].pid != pid)
+			continue;
+		if (strcmp(rows[i].outcome, seen ? "exec" : "exit"))
+			ok = 0;
+		seen++;
+	}
+	free(rows);
+	ktap_info("pid %d logged %d times", pid, seen);
+	return ok && seen == 2;
+}
+
+int main(void)
+{
+	vfa_require_module();
+	ktap_plan(8);
+	vfa_reset();
+	ktap_test(fork_exec(), "fork_exec_outcome_is_exec");
+	ktap_test(fork_exit(), "fork_exit_outcome_is_exit");
+	ktap_test(running_child(), "sleeping_child_is_running");
+	ktap_test(exec_non_leader(), "exec_from_non_leader_thread_is_exec");
+	ktap_test(threads_dont_end_record(), "child_threads_do_not_end_record");
+	ktap_test(grandchild(), "child_that_forks_is_a_new_parent");
+	ktap_test(spawn_exec(), "posix_spawn_child_exec_is_followed");
+	ktap_test(pid_reuse(), "reused_pid_does_not_inherit_outcome");
+	return ktap_finish();
+}

@@ -81,6 +81,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	rec.comm[TASK_COMM_LEN - 1] = '\0';
 
 	vfa_ledger_fork(&rec, child, j.min_limit_kb, start);
+	vfa_trace_fork(&rec);
 }
 
 static void vfa_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
@@ -88,7 +89,8 @@ static void vfa_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 {
 	struct vfa_record rec;
 
-	vfa_ledger_outcome(p, VFA_EXEC, &rec);
+	if (vfa_ledger_outcome(p, VFA_EXEC, &rec))
+		vfa_trace_outcome(&rec);
 }
 
 static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
@@ -98,7 +100,8 @@ static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
 	/* Fires once per thread: only the last one ends the process. */
 	if (atomic_read(&p->signal->live))
 		return;
-	vfa_ledger_outcome(p, VFA_EXIT, &rec);
+	if (vfa_ledger_outcome(p, VFA_EXIT, &rec))
+		vfa_trace_outcome(&rec);
 }
 
 /* The tracepoints the module needs; all are required. */

@@ -192,7 +192,8 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 
 /*
  * @p execs or its thread group dies.  If it is a child we follow, close
- * its record, count the outcome, and copy the record to @rec.
+ * its record (if the ring still holds it), count the outcome, and fill
+ * @rec's seq, pid and outcome fields for the trace event.
  */
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec)
@@ -201,7 +202,7 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	u64 start_time = p->group_leader->start_time;
 	struct vfa_record *r;
 	struct vfa_track t;
-	bool fail, logged = false;
+	bool fail, found = false;
 	int i;
 
 	/* Nothing followed: every exec and exit of the system goes by. */
@@ -226,23 +227,31 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 		counters.would_fail_exit += fail;
 	}
 
+	rec->seq = t.seq;
+	rec->pid = p->tgid;
+	rec->kind = t.kind;
+	rec->verdict = t.verdict;
+	rec->outcome = outcome;
+	rec->life_us = div_u64(ktime_get_boottime_ns() - t.fork_ns, 1000);
+	rec->faults = p->min_flt + p->maj_flt +
+		      p->signal->min_flt + p->signal->maj_flt;
+	rec->exec_comm[0] = '\0';
+	if (outcome == VFA_EXEC) {
+		memcpy(rec->exec_comm, p->comm, TASK_COMM_LEN);
+		rec->exec_comm[TASK_COMM_LEN - 1] = '\0';
+	}
 	r = &ring[t.seq % log_size];
 	if (r->seq == t.seq) {	/* not overwritten yet */
 		r->outcome = outcome;
-		r->life_us = div_u64(ktime_get_boottime_ns() - t.fork_ns, 1000);
-		r->faults = p->min_flt + p->maj_flt +
-			    p->signal->min_flt + p->signal->maj_flt;
-		if (outcome == VFA_EXEC) {
-			memcpy(r->exec_comm, p->comm, TASK_COMM_LEN);
-			r->exec_comm[TASK_COMM_LEN - 1] = '\0';
-		}
-		*rec = *r;
-		logged = true;
+		r->life_us = rec->life_us;
+		r->faults = rec->faults;
+		memcpy(r->exec_comm, rec->exec_comm, TASK_COMM_LEN);
 	}
+	found = true;
 	vfa_account_probe(start);
 out:
 	raw_spin_unlock(&vfa_lock);
-	return logged;
+	return found;
 }
 
 void vfa_ledger_reset(void)

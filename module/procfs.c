@@ -29,10 +29,6 @@
 
 static struct proc_dir_entry *vfa_dir;
 
-static const char * const vfa_kind_names[] = { "fork", "vfork", "vmclone" };
-static const char * const vfa_verdict_names[] = { "ok", "fail", "unknown" };
-static const char * const vfa_outcome_names[] = { "running", "exec", "exit" };
-
 /* As /proc/self/mountinfo: blanks, backslash and unprintables as \ooo. */
 static void vfa_seq_comm(struct seq_file *m, const char *s)
 {
@@ -136,14 +132,14 @@ static int vfa_forks_show(struct seq_file *m, void *v)
 	r = &((struct vfa_forks_iter *)v)->rec;
 	seq_printf(m, "%llu %llu %d %d ", r->seq, r->time_ns, r->ppid, r->pid);
 	vfa_seq_comm(m, r->comm);
-	seq_printf(m, " %s ", vfa_kind_names[r->kind]);
+	seq_printf(m, " %s ", vfa_kind_name(r->kind));
 	if (r->charge_kb < 0)
 		seq_puts(m, "-");
 	else
 		seq_printf(m, "%ld", r->charge_kb);
 	seq_printf(m, " %ld %ld %s %s ", r->committed_kb, r->allowed_kb,
-		   vfa_verdict_names[r->verdict],
-		   vfa_outcome_names[r->outcome]);
+		   vfa_verdict_name(r->verdict),
+		   vfa_outcome_name(r->outcome));
 	if (r->outcome == VFA_RUNNING)
 		seq_puts(m, "- - ");
 	else
@@ -224,7 +220,7 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	vfa_seq_comm(m, comm);
 	seq_printf(m, " %lu %lu %s\n", c.acct_pages * (PAGE_SIZE / 1024),
 		   c.fork_pages * (PAGE_SIZE / 1024),
-		   vfa_verdict_names[j.verdict]);
+		   vfa_verdict_name(j.verdict));
 put_mm:
 	mmput(mm);
 put_task:

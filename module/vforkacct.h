@@ -5,13 +5,14 @@
  * One file per concern: hooks.c (tracepoint probes), charge.c (what a fork
  * is charged), model.c (the strict-overcommit verdict and its parameters),
  * ledger.c (counters, the fork log ring and child tracking), procfs.c
- * (/proc/vforkacct/) and main.c (load and unload).
+ * (/proc/vforkacct/), trace.c (trace events) and main.c (load, unload).
  */
 #ifndef VFORKACCT_H
 #define VFORKACCT_H
 
 #include <linux/types.h>
 #include <linux/sched.h>
+#include <linux/string.h>
 
 struct mm_struct;
 struct cred;
@@ -94,6 +95,20 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 void vfa_ledger_reset(void);
 void vfa_ledger_counters(struct vfa_counters *c);
 bool vfa_ledger_read(u64 *seq, struct vfa_record *rec);
+
+/* trace.c; kind, verdict, outcome are short strings so bpftrace prints them */
+#define VFA_STR_LEN 8
+
+static inline void vfa_trace_str(char *dst, const char *src)
+{
+	strscpy(dst, src, VFA_STR_LEN);
+}
+
+const char *vfa_kind_name(u8 kind);
+const char *vfa_verdict_name(u8 verdict);
+const char *vfa_outcome_name(u8 outcome);
+void vfa_trace_fork(const struct vfa_record *r);
+void vfa_trace_outcome(const struct vfa_record *r);
 
 /* hooks.c */
 int vfa_hooks_init(void);

@@ -4,10 +4,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -232,4 +234,194 @@ void *map_private(size_t mb, bool dirty)
 	if (dirty)
 		memset(p, 1, len);
 	return p;
+}
+
+struct vfa_task *vfa_tasks(int *n)
+{
+	static const char header[] =
+		"pid ppid comm committed_kB fork_charge_kB fork_now";
+	char *s = read_file(VFA_PROC "/tasks"), *line, *save = NULL;
+	struct vfa_task *rows = NULL;
+	int cap = 0;
+
+	*n = 0;
+	if (!s) {
+		printf("# cannot read %s/tasks: %s\n", VFA_PROC, strerror(errno));
+		return NULL;
+	}
+	line = strtok_r(s, "\n", &save);
+	if (!line || strcmp(line, header)) {
+		printf("# bad tasks header: %s\n", line ? line : "(none)");
+		goto bad;
+	}
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		struct vfa_task t;
+		int end = -1;
+
+		if (sscanf(line, "%d %d %63s %ld %ld %15s%n", &t.pid, &t.ppid,
+			   t.comm, &t.committed_kb, &t.fork_charge_kb,
+			   t.fork_now, &end) != 6 || line[end]) {
+			printf("# bad tasks line: %s\n", line);
+			goto bad;
+		}
+		if (*n == cap) {
+			struct vfa_task *nr;
+
+			cap = cap ? cap * 2 : 256;
+			nr = realloc(rows, cap * sizeof(*rows));
+			if (!nr)
+				goto bad;
+			rows = nr;
+		}
+		rows[(*n)++] = t;
+	}
+	free(s);
+	if (!rows)
+		rows = calloc(1, sizeof(*rows));
+	return rows;
+bad:
+	free(rows);
+	free(s);
+	*n = 0;
+	return NULL;
+}
+
+struct vfa_task *vfa_task_find(struct vfa_task *rows, int n, int pid)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].pid == pid)
+			return &rows[i];
+	return NULL;
+}
+
+long long proc_kb(const char *path, const char *key)
+{
+	size_t klen = strlen(key), len = 0;
+	char buf[16384], *p;
+	ssize_t r;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	close(fd);
+	buf[len] = '\0';
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return strtoll(p + klen + 1, NULL, 10);
+	return -1;
+}
+
+long long vm_sysctl(const char *name)
+{
+	char path[128], buf[64];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+int vm_sysctl_set(const char *name, long long val)
+{
+	char path[128], s[32];
+
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	snprintf(s, sizeof(s), "%lld\n", val);
+	return vfa_write(path, s, strlen(s));
+}
+
+static int caps(struct __user_cap_data_struct d[2], bool set)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+
+	if (syscall(set ? SYS_capset : SYS_capget, &h, d))
+		return -errno;
+	return 0;
+}
+
+int drop_cap_sys_admin(void)
+{
+	struct __user_cap_data_struct d[2];
+	int ret = caps(d, false);
+
+	if (ret)
+		return ret;
+	d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return caps(d, true);
+}
+
+bool has_cap_sys_admin(void)
+{
+	struct __user_cap_data_struct d[2];
+
+	return !caps(d, false) &&
+	       (d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+		CAP_TO_MASK(CAP_SYS_ADMIN));
+}
+
+/* Whether a VmFlags line has the two-letter flag @f. */
+static bool has_vmflag(const char *line, const char *f)
+{
+	const char *p;
+
+	for (p = strstr(line, f); p; p = strstr(p + 1, f))
+		if (p[-1] == ' ' && (p[2] == ' ' || !p[2]))
+			return true;
+	return false;
+}
+
+long long smaps_fork_charge_kb(void)
+{
+	static char buf[1 << 18];
+	long long total = 0, cur = 0;
+	size_t len = 0;
+	char *line, *nl;
+	ssize_t r;
+	int fd = open("/proc/self/smaps", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	close(fd);
+	if (r < 0 || len >= sizeof(buf) - 1)
+		return -1;
+	buf[len] = '\0';
+	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
+		unsigned long start, end;
+
+		*nl = '\0';
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			cur = (end - start) / 1024;
+		else if (!strncmp(line, "VmFlags:", 8) &&
+			 has_vmflag(line, "ac") && !has_vmflag(line, "dc"))
+			total += cur;
+	}
+	return total;
+}
+
+const char *tiny_true(void)
+{
+	static const char *path = "/tmp/vfa-true";
+
+	if (access(path, X_OK) &&
+	    system("cp .build/tools/vfa-true /tmp/vfa-true")) {
+		printf("# cannot copy .build/tools/vfa-true to /tmp\n");
+		exit(1);
+	}
+	return path;
 }

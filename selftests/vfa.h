@@ -49,4 +49,47 @@ pid_t fork_and_reap(void);
 /* Maps @mb MiB private writable anonymous memory; touch it if @dirty. */
 void *map_private(size_t mb, bool dirty);
 
+/* One line of /proc/vforkacct/tasks. */
+struct vfa_task {
+	int pid, ppid;
+	char comm[64];
+	long committed_kb, fork_charge_kb;
+	char fork_now[16];
+};
+
+/*
+ * All rows of tasks; *n rows, caller frees.  NULL (and the offending line
+ * printed) if tasks cannot be read, the header is wrong or any line is
+ * malformed.
+ */
+struct vfa_task *vfa_tasks(int *n);
+/* The row of process @pid, or NULL. */
+struct vfa_task *vfa_task_find(struct vfa_task *rows, int n, int pid);
+
+/*
+ * `key:` of a small /proc file (meminfo, self/status) in kB, or -1.  Reads
+ * into a stack buffer: no malloc, so it does not move the caller's heap
+ * (and with it VmSize and the commit) between a measurement and a fork.
+ */
+long long proc_kb(const char *path, const char *key);
+/* /proc/sys/vm/@name as a number, or -1; set it: 0 or -errno. */
+long long vm_sysctl(const char *name);
+int vm_sysctl_set(const char *name, long long val);
+/* Clears CAP_SYS_ADMIN from this thread's effective set; 0 or -errno. */
+int drop_cap_sys_admin(void);
+/* Whether CAP_SYS_ADMIN is in this thread's effective set. */
+bool has_cap_sys_admin(void);
+/*
+ * What a fork of this process would be charged now, in kB, from the
+ * kernel's own /proc/self/smaps: the VMAs with VmFlags "ac" (VM_ACCOUNT)
+ * and without "dc" (VM_DONTCOPY).  No malloc (a static buffer); -1 on error.
+ */
+long long smaps_fork_charge_kb(void);
+
+/*
+ * A static do-nothing program copied to tmpfs: exec it instead of
+ * /bin/true wherever a test execs often.  Exits the test if missing.
+ */
+const char *tiny_true(void);
+
 #endif

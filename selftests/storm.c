@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * storm: a fork storm with concurrent readers and a writer, then an exact
+ * accounting of a measured burst.
+ *
+ * 4 workers each do VFA_STORM_OPS (default 5000) mixed fork+_exit, vfork,
+ * posix_spawn and fork+exec, while 2 readers loop over every file of
+ * /proc/vforkacct (whole reads, 1-byte reads, seeks) and a writer changes
+ * limit_kb and the reserves and writes reset now and then.  Afterwards a
+ * reset and a burst of known size: the counters must equal exactly what
+ * the burst did and the log's seq numbers must be consecutive.  The
+ * runner fails the run on any kernel warning.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ktap.h"
+#include "vfa.h"
+
+#define WORKERS	4
+
+extern char **environ;
+
+static const char * const files[] = {
+	VFA_PROC "/summary", VFA_PROC "/forks", VFA_PROC "/tasks",
+};
+
+static const char *true_path;
+
+static pid_t one_op(int op)
+{
+	char *argv[] = { "true", NULL };
+	pid_t pid;
+
+	switch (op % 4) {
+	case 0:
+		pid = fork();
+		if (pid == 0)
+			_exit(0);
+		break;
+	case 1:
+		pid = vfork();
+		if (pid == 0)
+			_exit(0);
+		break;
+	case 2:
+		if (posix_spawn(&pid, true_path, NULL, NULL, argv, environ))
+			pid = -1;
+		break;
+	default:
+		pid = fork();
+		if (pid == 0) {
+			execve(true_path, argv, environ);
+			_exit(127);
+		}
+		break;
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
+static void worker(int ops, long *done)
+{
+	int i, ok = 0;
+
+	for (i = 0; i < ops; i++)
+		ok += one_op(i) > 0;
+	*done = ok;
+}
+
+static void reader(volatile int *stop, long *reads)
+{
+	char buf[4096];
+	unsigned int r = getpid();
+	long n = 0;
+	int fd, i;
+
+	while (!*stop) {
+		for (i = 0; i < 3; i++) {
+			fd = open(files[i], O_RDONLY);
+			if (fd < 0)
+				continue;
+			switch (rand_r(&r) % 3) {
+			case 0:	/* all of it */
+				while (read(fd, buf, sizeof(buf)) > 0)
+					;
+				break;
+			case 1:	/* dd bs=1, a little */
+				for (int k = 0; k < 300 && read(fd, buf, 1) == 1; k++)
+					;
+				break;
+			default: /* seek around */
+				lseek(fd, rand_r(&r) % 5000, SEEK_SET);
+				if (read(fd, buf, 100) >= 0)
+					lseek(fd, 0, SEEK_SET);
+				if (read(fd, buf, 7) < 0)
+					break;
+				break;
+			}
+			close(fd);
+			n++;
+			/* leave the CPUs to the storm: it is what we test */
+			usleep(2000);
+		}
+	}
+	*reads = n;
+}
+
+static void writer(volatile int *stop, long *writes)
+{
+	unsigned int r = 1;
+	char v[32];
+	long n = 0;
+
+	while (!*stop) {
+		snprintf(v, sizeof(v), "%u", 100000 + rand_r(&r) % 4000000);
+		vfa_param("limit_kb", v);
+		snprintf(v, sizeof(v), "%u", rand_r(&r) % 100000);
+		vfa_param("admin_reserve_kb", v);
+		snprintf(v, sizeof(v), "%u", rand_r(&r) % 300000);
+		vfa_param("user_reserve_kb", v);
+		if (++n % 10 == 0)
+			vfa_reset();
+		usleep(20000);
+	}
+	*writes = n;
+}
+
+int main(void)
+{
+	int ops = getenv("VFA_STORM_OPS") ? atoi(getenv("VFA_STORM_OPS")) : 5000;
+	long *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	volatile int *stop = (volatile int *)&shared[500];
+	pid_t w[WORKERS], rd[2], wr;
+	struct vfa_row *rows;
+	long done = 0;
+	time_t t0 = time(NULL);
+	int i, n, ok;
+
+	vfa_require_module();
+	true_path = tiny_true();
+	ktap_plan(3);
+	for (i = 0; i < 2; i++)
+		if ((rd[i] = fork()) == 0) {
+			reader(stop, &shared[10 + i]);
+			_exit(0);
+		}
+	if ((wr = fork()) == 0) {
+		writer(stop, &shared[20]);
+		_exit(0);
+	}
+	for (i = 0; i < WORKERS; i++)
+		if ((w[i] = fork()) == 0) {
+			worker(ops, &shared[i]);
+			_exit(0);
+		}
+	for (i = 0; i < WORKERS; i++) {
+		waitpid(w[i], NULL, 0);
+		done += shared[i];
+	}
+	*stop = 1;
+	for (i = 0; i < 2; i++)
+		waitpid(rd[i], NULL, 0);
+	waitpid(wr, NULL, 0);
+	ktap_info("storm: %ld of %d ops done in %ld s; reads %ld + %ld, param writes %ld",
+		  done, WORKERS * ops, (long)(time(NULL) - t0), shared[10],
+		  shared[11], shared[20]);
+	ktap_test(done == WORKERS * ops && shared[10] > 0 && shared[11] > 0 &&
+		  shared[20] > 0, "storm_with_readers_and_writer_completes");
+
+	/* The measured burst: 25 of each op, alone. */
+	vfa_param("limit_kb", "0");
+	vfa_reset();
+	for (i = 0; i < 100; i++)
+		one_op(i);
+	ktap_info("burst: forks %lld vforks %lld exec_after_fork %lld exit_without_exec %lld logged %lld",
+		  vfa_summary("forks"), vfa_summary("vforks"),
+		  vfa_summary("exec_after_fork"),
+		  vfa_summary("exit_without_exec"), vfa_summary("logged"));
+	ktap_test(vfa_summary("forks") == 50 && vfa_summary("vforks") == 50 &&
+		  vfa_summary("vm_clones") == 0 &&
+		  vfa_summary("exec_after_fork") == 25 &&
+		  vfa_summary("exit_without_exec") == 25 &&
+		  vfa_summary("logged") == 100 && vfa_summary("untracked") == 0,
+		  "counters_equal_the_burst_after_reset");
+
+	rows = vfa_forks(&n);
+	ok = n == 100;
+	for (i = 0; ok && i < n; i++)
+		ok = rows[i].seq == (unsigned long long)i &&
+		     rows[i].ppid == getpid();
+	free(rows);
+	ktap_test(ok, "log_seq_consecutive_after_reset");
+	return ktap_finish();
+}

@@ -8,6 +8,7 @@
 #   make modules-all     build for every kernel of the matrix, W=1 -Werror
 #   make demo            the main job: a demo in the test VM
 #   make check           the whole test suite, on every kernel of the matrix
+#   make bench           benchmark in the test VM (.build/bench/)
 #   make lint            checkpatch.pl --strict on module/
 #   make clean
 
@@ -75,6 +76,9 @@ demo: kernels
 	@$(MAKE) --no-print-directory module KVER=$$($(TOP)/scripts/kernels default)
 	@$(MAKE) --no-print-directory selftests
 	@$(TOP)/scripts/demo
+
+bench: kernels
+	@$(TOP)/scripts/bench/run
 
 clean:
 	rm -rf $(TOP)/.build $(TOP)/vforkacct.ko

@@ -20,17 +20,23 @@ static const char * const bad[] = {
 	"1125899906842625",	/* 2^50 + 1 kB: beyond any real limit */
 };
 
+/* A 1 MiB string of digits: sysfs hands us its first page. */
+static char big[1 << 20];
+
 static bool refuses_bad_values(const char *name)
 {
 	long long old = vfa_param_get(name);
 	unsigned int i;
 	int ok = 1, ret;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ret = vfa_param(name, bad[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]) + 2; i++) {
+		const char *v = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] :
+				i == sizeof(bad) / sizeof(bad[0]) ? big : "1\001\377" "2";
+
+		ret = vfa_param(name, v);
 		if (ret != -EINVAL || vfa_param_get(name) != old) {
-			ktap_info("%s='%s': %s, value now %lld (was %lld)",
-				  name, bad[i], strerror(-ret),
+			ktap_info("%s='%.20s': %s, value now %lld (was %lld)",
+				  name, v, strerror(-ret),
 				  vfa_param_get(name), old);
 			ok = 0;
 		}
@@ -143,6 +149,7 @@ int main(void)
 	unsigned int i;
 
 	vfa_require_module();
+	memset(big, '7', sizeof(big) - 1);
 	ktap_plan(10);
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "%s_refuses_bad_values", names[i]);

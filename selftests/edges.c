@@ -41,27 +41,6 @@ static struct vfa_row row_of(pid_t pid)
 	return out;
 }
 
-/* A child blocked on a pipe; returns its pid, *wfd releases it. */
-static pid_t sleeper(int *wfd)
-{
-	int p[2];
-	char c;
-	pid_t pid;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(p[0]);
-	*wfd = p[1];
-	return pid;
-}
-
 static bool many_vmas(void)
 {
 	const int nvma = 30000;
@@ -83,7 +62,7 @@ static bool many_vmas(void)
 	before_max = vfa_summary("probe_max_ns");
 	c0 = meminfo_kb("Committed_AS");
 	t = now();
-	pid = sleeper(&wfd);
+	pid = fork_sleeper(&wfd);
 	t = now() - t;
 	c1 = meminfo_kb("Committed_AS");
 	r = row_of(pid);

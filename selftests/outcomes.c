@@ -63,32 +63,11 @@ static bool fork_exit(void)
 	       vfa_summary("exit_without_exec") == before + 1;
 }
 
-/* A child blocked on a pipe until we close its write end. */
-static pid_t sleeper(int *wfd)
-{
-	int p[2];
-	char c;
-	pid_t pid;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(p[0]);
-	*wfd = p[1];
-	return pid;
-}
-
 static bool running_child(void)
 {
 	struct vfa_row r;
 	int wfd = -1;
-	pid_t pid = sleeper(&wfd);
+	pid_t pid = fork_sleeper(&wfd);
 
 	r = row_of(getpid(), pid);
 	close(wfd);

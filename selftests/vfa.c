@@ -218,6 +218,26 @@ pid_t fork_and_reap(void)
 	return pid;
 }
 
+pid_t fork_sleeper(int *wfd)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[0]);
+	*wfd = p[1];
+	return pid;
+}
+
 void *map_private(size_t mb, bool dirty)
 {
 	size_t len = mb << 20;

@@ -8,8 +8,10 @@
  * /proc/vforkacct (whole reads, 1-byte reads, seeks) and a writer changes
  * limit_kb and the reserves and writes reset now and then.  Afterwards a
  * reset and a burst of known size: the counters must equal exactly what
- * the burst did and the log's seq numbers must be consecutive.  The
- * runner fails the run on any kernel warning.
+ * the burst did and the log's seq numbers must be consecutive.  During
+ * the storm a child eats memory until the OOM killer kills it, to show
+ * that the module keeps working when the kernel runs out.  The runner
+ * fails the run on any kernel warning.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -115,6 +117,43 @@ static void reader(volatile int *stop, long *reads)
 	*reads = n;
 }
 
+/*
+ * Maps and touches memory 32 MiB at a time until the OOM killer kills it;
+ * oom_score_adj 1000 makes it the victim rather than a worker.  The alarm
+ * ends it (and fails the test) should the OOM killer never come.
+ */
+static void hog(void)
+{
+	size_t sz = 32 << 20;
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	char *p;
+
+	if (fd < 0 || write(fd, "1000", 4) != 4)
+		_exit(2);
+	close(fd);
+	alarm(300);
+	for (;;) {
+		p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		memset(p, 1, sz);
+	}
+}
+
+/* The kernel's count of OOM kills, from /proc/vmstat; -1 if unreadable. */
+static long long oom_kills(void)
+{
+	char *s = read_file("/proc/vmstat"), *p;
+	long long n = -1;
+
+	p = s ? strstr(s, "\noom_kill ") : NULL;
+	if (p)
+		n = atoll(p + 10);
+	free(s);
+	return n;
+}
+
 static void writer(volatile int *stop, long *writes)
 {
 	unsigned int r = 1;
@@ -141,15 +180,19 @@ int main(void)
 	long *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	volatile int *stop = (volatile int *)&shared[500];
-	pid_t w[WORKERS], rd[2], wr;
+	long long overcommit = vm_sysctl("overcommit_memory"), ooms;
+	pid_t w[WORKERS], rd[2], wr, hogpid;
 	struct vfa_row *rows;
 	long done = 0;
 	time_t t0 = time(NULL);
-	int i, n, ok;
+	int i, n, ok, st;
 
 	vfa_require_module();
 	true_path = tiny_true();
-	ktap_plan(3);
+	ktap_plan(4);
+	/* The hog needs the overcommitting default mode to reach the OOM killer. */
+	vm_sysctl_set("overcommit_memory", 0);
+	ooms = oom_kills();
 	for (i = 0; i < 2; i++)
 		if ((rd[i] = fork()) == 0) {
 			reader(stop, &shared[10 + i]);
@@ -164,6 +207,16 @@ int main(void)
 			worker(ops, &shared[i]);
 			_exit(0);
 		}
+	if ((hogpid = fork()) == 0)
+		hog();
+	waitpid(hogpid, &st, 0);
+	ktap_info("hog: %s %d; OOM kills %lld -> %lld",
+		  WIFSIGNALED(st) ? "killed by signal" : "exited with",
+		  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+		  ooms, oom_kills());
+	ktap_test(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && ooms >= 0 &&
+		  oom_kills() > ooms, "oom_killer_fires_during_storm");
+	vm_sysctl_set("overcommit_memory", overcommit);
 	for (i = 0; i < WORKERS; i++) {
 		waitpid(w[i], NULL, 0);
 		done += shared[i];

@@ -8,6 +8,8 @@
 #   make modules-all     build for every kernel of the matrix, W=1 -Werror
 #   make demo            the main job: a demo in the test VM
 #   make check           the whole test suite, on every kernel of the matrix
+#   make check-debug     the selftests on a debug kernel (KASAN, kmemleak,
+#                        lockdep...) built once from linux-source-6.1
 #   make bench           benchmark in the test VM (.build/bench/)
 #   make lint            checkpatch.pl --strict on module/
 #   make clean
@@ -30,7 +32,7 @@ BDIR = $(TOP)/.build/$(KVER)
 SRCS := $(TOP)/Kbuild $(wildcard $(TOP)/module/*.[ch])
 W ?= 1
 
-.PHONY: all module modules-all deps kernels selftests check demo lint bench clean
+.PHONY: all module modules-all deps kernels selftests check check-debug demo lint bench clean
 
 all: module
 	cp $(BDIR)/vforkacct.ko $(TOP)/vforkacct.ko
@@ -71,6 +73,19 @@ check: kernels
 	@$(MAKE) --no-print-directory selftests
 	@$(MAKE) --no-print-directory lint
 	@$(TOP)/scripts/check
+
+# The debug kernel is built, not downloaded: about 10 minutes the first
+# time, so it has a target of its own (see README.md, "Debug kernel").
+check-debug: deps
+	@$(TOP)/scripts/debug-kernel fetch
+	@k=$$($(TOP)/scripts/debug-kernel release) && set -o pipefail && \
+	$(MAKE) --no-print-directory module KVER=$$k W=1 KCFLAGS=-Werror 2>&1 | tee $(TOP)/.build/build-$$k.log && \
+	if grep -q 'warning:' $(TOP)/.build/build-$$k.log; then \
+		echo "check-debug: warnings building for $$k" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory selftests
+	@VFA_KERNELS=$$($(TOP)/scripts/debug-kernel release) VFA_NO_HOST_TESTS=1 \
+		VFA_NO_RUNNER_TESTS=1 VFA_DEBUG_SELFTEST=1 VFA_TIMEOUT=7200 \
+		VFA_TEST_TIMEOUT=1800 $(TOP)/scripts/check
 
 demo: kernels
 	@$(MAKE) --no-print-directory module KVER=$$($(TOP)/scripts/kernels default)

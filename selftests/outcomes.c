@@ -204,8 +204,10 @@ static bool pid_reuse(void)
 	int n, i, seen = 0, ok = 1;
 	FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
 
-	if (!f)
+	if (!f) {
+		ktap_info("cannot open ns_last_pid (CONFIG_CHECKPOINT_RESTORE?)");
 		return false;
+	}
 	fprintf(f, "%d", pid - 1);
 	fclose(f);
 	again = fork();

@@ -78,7 +78,7 @@ check: kernels
 # time, so it has a target of its own (see README.md, "Debug kernel").
 check-debug: deps
 	@$(TOP)/scripts/debug-kernel fetch
-	@k=$$($(TOP)/scripts/debug-kernel release) && set -o pipefail && \
+	@k=$$($(TOP)/scripts/debug-kernel release) && set -o pipefail && mkdir -p $(TOP)/.build && \
 	$(MAKE) --no-print-directory module KVER=$$k W=1 KCFLAGS=-Werror 2>&1 | tee $(TOP)/.build/build-$$k.log && \
 	if grep -q 'warning:' $(TOP)/.build/build-$$k.log; then \
 		echo "check-debug: warnings building for $$k" >&2; exit 1; fi

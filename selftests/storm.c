@@ -131,12 +131,14 @@ static void hog(void)
 	if (fd < 0 || write(fd, "1000", 4) != 4)
 		_exit(2);
 	close(fd);
-	alarm(300);
+	alarm(600);
 	for (;;) {
 		p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			_exit(3);
+		/* huge pages, where the kernel has them: 512x fewer faults */
+		madvise(p, sz, MADV_HUGEPAGE);
 		memset(p, 1, sz);
 	}
 }

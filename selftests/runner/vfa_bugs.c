@@ -10,7 +10,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compiler.h>
-#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -47,9 +46,11 @@ static int __init vfa_bugs_init(void)
 		OPTIMIZER_HIDE_VAR(p);
 		pr_info("read after free: %d\n", READ_ONCE(p[8]));
 	} else if (!strcmp(bug, "sleep")) {
+		/* A GFP_KERNEL allocation may sleep: not under a spinlock. */
 		spin_lock(&spin);
-		msleep(20);
+		p = kmalloc(64, GFP_KERNEL);
 		spin_unlock(&spin);
+		kfree(p);
 	} else if (!strcmp(bug, "lockorder")) {
 		/* One thread, so no deadlock: lockdep still sees A->B, B->A. */
 		mutex_lock(&mutex_a);

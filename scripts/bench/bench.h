@@ -7,6 +7,7 @@
 #define VFA_BENCH_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -130,6 +131,39 @@ static inline int write_full(int fd, const void *buf, size_t len)
  * noise (seen: vfork+_exit 0.4 ms pinned, 7 ms not).  Pinned, the child
  * runs where its parent waits, and the other vCPU stays out of the way.
  */
+/*
+ * fork() for a worker process driven over two pipes.  In the child: 0,
+ * with *cmd the end to read commands from and *res the end to write
+ * results to, and every other descriptor above 2 closed, so that other
+ * workers' pipes see EOF.  In the parent: the child's pid, with *cmd the
+ * end to write commands to and *res the end to read results from.
+ */
+static inline pid_t fork_worker(int *cmd, int *res)
+{
+	int c[2], r[2], fd;
+	pid_t pid;
+
+	if (pipe2(c, O_CLOEXEC) || pipe2(r, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		for (fd = 3; fd < 1024; fd++)
+			if (fd != c[0] && fd != r[1])
+				close(fd);
+		*cmd = c[0];
+		*res = r[1];
+		return 0;
+	}
+	close(c[0]);
+	close(r[1]);
+	*cmd = c[1];
+	*res = r[0];
+	return pid;
+}
+
 static inline void pin_cpu(int cpu)
 {
 	cpu_set_t set;

@@ -152,28 +152,11 @@ static void worker(struct parent *p, int cmd, int res, const char *prog)
 
 static void start(struct parent *p, const char *prog)
 {
-	int cmd[2], res[2];
 	long info[2];
 
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(res, O_CLOEXEC))
-		die("pipe: %s", strerror(errno));
-	fflush(NULL);
-	p->pid = fork();
-	if (p->pid < 0)
-		die("fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		int fd;
-
-		/* Only its own pipe ends: the others' must see EOF. */
-		for (fd = 3; fd < 1024; fd++)
-			if (fd != cmd[0] && fd != res[1])
-				close(fd);
-		worker(p, cmd[0], res[1], prog);
-	}
-	close(cmd[0]);
-	close(res[1]);
-	p->cmd = cmd[1];
-	p->res = res[0];
+	p->pid = fork_worker(&p->cmd, &p->res);
+	if (p->pid == 0)
+		worker(p, p->cmd, p->res, prog);
 	if (read_full(p->res, info, sizeof(info)))
 		die("worker for %zu MiB %s did not start", p->mib,
 		    mem_name[p->mem]);

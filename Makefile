@@ -29,7 +29,15 @@ endif
 
 KDIR = $(if $(wildcard $(KCACHE)/$(KVER)/build/Makefile),$(KCACHE)/$(KVER)/build,/lib/modules/$(KVER)/build)
 BDIR = $(TOP)/.build/$(KVER)
-SRCS := $(TOP)/Kbuild $(wildcard $(TOP)/module/*.[ch])
+# Kernels built by a newer toolchain are built against in a root of their
+# own suite (scripts/buildroot); arm64 kernels with the cross compiler.
+KROOT = $(shell $(TOP)/scripts/kernels root $(KVER))
+KARCH = $(shell $(TOP)/scripts/kernels arch $(KVER))
+KRUN = $(if $(filter-out host,$(KROOT)),$(TOP)/scripts/buildroot run $(KROOT) --)
+KCROSS = $(if $(filter arm64,$(KARCH)),ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+# MSRC: where the module's sources are (a test builds a modified copy).
+MSRC ?= $(TOP)
+SRCS = $(MSRC)/Kbuild $(wildcard $(MSRC)/module/*.[ch])
 W ?= 1
 
 .PHONY: all module modules-all deps kernels selftests check check-debug demo lint bench clean
@@ -43,9 +51,9 @@ module: $(SRCS)
 	@test -f $(KDIR)/Makefile || { echo "no kernel build tree for $(KVER) (run: scripts/kernels fetch)" >&2; exit 1; }
 	@mkdir -p $(BDIR)/module
 	@rm -f $(BDIR)/module/*.[ch]
-	@ln -sf $(TOP)/Kbuild $(BDIR)/Kbuild
-	@ln -sf $(TOP)/module/*.[ch] $(BDIR)/module/
-	$(MAKE) -C $(KDIR) M=$(BDIR) W=$(W) modules
+	@ln -sf $(MSRC)/Kbuild $(BDIR)/Kbuild
+	@ln -sf $(MSRC)/module/*.[ch] $(BDIR)/module/
+	$(KRUN) $(MAKE) -C $(KDIR) M=$(BDIR) W=$(W) $(KCROSS) modules
 
 modules-all:
 	@set -eo pipefail; mkdir -p $(TOP)/.build; \

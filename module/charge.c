@@ -12,6 +12,7 @@
 
 #include <linux/mm.h>
 
+#include "compat.h"
 #include "vforkacct.h"
 
 void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c)
@@ -22,10 +23,12 @@ void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c)
 	c->acct_pages = 0;
 	c->fork_pages = 0;
 	for_each_vma(vmi, vma) {
-		if (!(vma->vm_flags & VM_ACCOUNT))
+		vm_flags_t flags = vfa_vma_flags(vma);
+
+		if (!(flags & VM_ACCOUNT))
 			continue;
 		c->acct_pages += vma_pages(vma);
-		if (!(vma->vm_flags & VM_DONTCOPY))
+		if (!(flags & VM_DONTCOPY))
 			c->fork_pages += vma_pages(vma);
 	}
 }

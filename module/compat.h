@@ -2,11 +2,14 @@
 /*
  * vforkacct: every kernel-version difference the module has to bridge,
  * in one place, so the other files read as plain kernel code.
- * Checked against Debian bookworm's 6.1 and 6.12 (generic and PREEMPT_RT).
+ * Kbuild detects each difference in the kernel's own headers and passes
+ * a -D flag.  Checked against Debian's 6.1, 6.12 (generic and PREEMPT_RT),
+ * 7.2 and 7.3 (generic and PREEMPT_RT), amd64 and arm64.
  */
 #ifndef VFORKACCT_COMPAT_H
 #define VFORKACCT_COMPAT_H
 
+#include <linux/mm_types.h>
 #include <linux/sched.h>
 
 /* 6.4 added PF_USER_WORKER (vhost workers); on older kernels nothing has it. */
@@ -19,13 +22,38 @@
 
 /*
  * 6.16 moved sched_process_exit before exit_mm() and gave it a group_dead
- * argument.  The probe's prototype must match the tracepoint's exactly;
- * Kbuild looks for the argument in the kernel's headers.
+ * argument: true for the thread whose exit ends the process (the one that
+ * took signal->live to zero).  Older kernels fire after that decrement, so
+ * reading signal->live there tells the same.  The probe's prototype must
+ * match the tracepoint's exactly (hooks.c has the compiler check it).
  */
 #ifdef VFA_EXIT_HAS_GROUP_DEAD
 #define VFA_EXIT_PROBE_ARGS void *data, struct task_struct *p, bool group_dead
+#define VFA_EXIT_GROUP_DEAD(p) (group_dead)
 #else
 #define VFA_EXIT_PROBE_ARGS void *data, struct task_struct *p
+#define VFA_EXIT_GROUP_DEAD(p) (!atomic_read(&(p)->signal->live))
 #endif
+
+/* 6.18 widened task_newtask's clone_flags to u64 (the clone3 flags). */
+#ifdef VFA_NEWTASK_U64_FLAGS
+typedef u64 vfa_clone_flags_t;
+#else
+typedef unsigned long vfa_clone_flags_t;
+#endif
+
+/*
+ * Mainline is turning vma->vm_flags into a vma_flags_t bitmap; vm_flags
+ * stays only as a "temporary" alias.  Every VMA flag test goes through
+ * here, so the module keeps building when the alias goes.
+ */
+static inline vm_flags_t vfa_vma_flags(const struct vm_area_struct *vma)
+{
+#ifdef VFA_HAS_VMA_FLAGS_T
+	return vma_flags_to_legacy(vma->flags);
+#else
+	return vma->vm_flags;
+#endif
+}
 
 #endif /* VFORKACCT_COMPAT_H */

@@ -22,12 +22,14 @@
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
+#include <trace/events/sched.h>
+#include <trace/events/task.h>
 
 #include "compat.h"
 #include "vforkacct.h"
 
 static void vfa_probe_newtask(void *data, struct task_struct *child,
-			      unsigned long clone_flags)
+			      vfa_clone_flags_t clone_flags)
 {
 	u64 start = local_clock();
 	struct vfa_judgement j;
@@ -98,11 +100,27 @@ static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
 	struct vfa_record rec;
 
 	/* Fires once per thread: only the last one ends the process. */
-	if (atomic_read(&p->signal->live))
+	if (!VFA_EXIT_GROUP_DEAD(p))
 		return;
 	if (vfa_ledger_outcome(p, VFA_EXIT, &rec))
 		vfa_trace_outcome(&rec);
 }
+
+/*
+ * Probes are registered through a void *, which would hide a probe whose
+ * prototype no longer matches its tracepoint (6.18 changed task_newtask's):
+ * on kCFI or 32-bit kernels that breaks at run time.  Have the compiler
+ * compare each probe with the kernel's own register_trace_<name>().
+ */
+#define VFA_CHECK_PROBE(name, probe)					\
+	static_assert(__same_type(register_trace_##name,		\
+				  int (typeof(&(probe)), void *)),	\
+		      "vforkacct: " #probe "() does not match the prototype of tracepoint " \
+		      #name " in this kernel's headers")
+
+VFA_CHECK_PROBE(sched_process_exec, vfa_probe_exec);
+VFA_CHECK_PROBE(sched_process_exit, vfa_probe_exit);
+VFA_CHECK_PROBE(task_newtask, vfa_probe_newtask);
 
 /* The tracepoints the module needs; all are required. */
 static struct vfa_hook {

@@ -70,8 +70,12 @@ deps:
 kernels: deps
 	@$(TOP)/scripts/kernels fetch
 
+# Native test programs, and cross-built static ones when the matrix has
+# an arm64 kernel.
 selftests:
 	@$(MAKE) --no-print-directory -C $(TOP)/selftests
+	@if $(TOP)/scripts/kernels list | grep -q -- '-arm64$$'; then \
+		$(MAKE) --no-print-directory -C $(TOP)/selftests ARCH=arm64; fi
 
 lint:
 	@$(TOP)/scripts/lint

@@ -37,9 +37,9 @@
 
 /* 6.18 widened task_newtask's clone_flags to u64 (the clone3 flags). */
 #ifdef VFA_NEWTASK_U64_FLAGS
-typedef u64 vfa_clone_flags_t;
+#define VFA_CLONE_FLAGS_T u64
 #else
-typedef unsigned long vfa_clone_flags_t;
+#define VFA_CLONE_FLAGS_T unsigned long
 #endif
 
 /*

@@ -29,7 +29,7 @@
 #include "vforkacct.h"
 
 static void vfa_probe_newtask(void *data, struct task_struct *child,
-			      vfa_clone_flags_t clone_flags)
+			      VFA_CLONE_FLAGS_T clone_flags)
 {
 	u64 start = local_clock();
 	struct vfa_judgement j;
@@ -114,7 +114,7 @@ static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
  */
 #define VFA_CHECK_PROBE(name, probe)					\
 	static_assert(__same_type(register_trace_##name,		\
-				  int (typeof(&(probe)), void *)),	\
+				  int (typeof(probe) *, void *)),	\
 		      "vforkacct: " #probe "() does not match the prototype of tracepoint " \
 		      #name " in this kernel's headers")
 

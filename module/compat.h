@@ -9,6 +9,7 @@
 #ifndef VFORKACCT_COMPAT_H
 #define VFORKACCT_COMPAT_H
 
+#include <linux/cgroup.h>
 #include <linux/mm_types.h>
 #include <linux/sched.h>
 
@@ -53,6 +54,20 @@ static inline vm_flags_t vfa_vma_flags(const struct vm_area_struct *vma)
 	return vma_flags_to_legacy(vma->flags);
 #else
 	return vma->vm_flags;
+#endif
+}
+
+/*
+ * The cgroup v2 id of @p's cgroup (what cgroup2's directory inode numbers
+ * and bpf_get_current_cgroup_id() show), 0 without cgroups.  The caller
+ * is in an RCU read-side section (a probe, preemption off).
+ */
+static inline u64 vfa_task_cgroup_id(struct task_struct *p)
+{
+#ifdef CONFIG_CGROUPS
+	return cgroup_id(task_dfl_cgroup(p));
+#else
+	return 0;
 #endif
 }
 

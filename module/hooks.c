@@ -14,6 +14,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cred.h>
+#include <linux/rcupdate.h>
+#include <linux/uidgid.h>
+#include <linux/user_namespace.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/sched.h>
@@ -81,6 +84,10 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	rec.outcome = VFA_RUNNING;
 	memcpy(rec.comm, current->comm, TASK_COMM_LEN);
 	rec.comm[TASK_COMM_LEN - 1] = '\0';
+	rec.uid = from_kuid_munged(&init_user_ns, current_euid());
+	rcu_read_lock();
+	rec.cgroup_id = vfa_task_cgroup_id(current);
+	rcu_read_unlock();
 
 	vfa_ledger_fork(&rec, child, j.min_limit_kb, start);
 	vfa_trace_fork(&rec);

@@ -51,6 +51,8 @@ static unsigned int track_bits;
 static unsigned int track_used;
 static unsigned int track_max;
 static u32 epoch;
+/* Wall-clock seconds of load and of the last reset, for rates. */
+static time64_t load_time, reset_time;
 
 static int vfa_param_set_log_size(const char *val,
 				  const struct kernel_param *kp)
@@ -259,6 +261,7 @@ void vfa_ledger_reset(void)
 	raw_spin_lock(&vfa_lock);
 	memset(&counters, 0, sizeof(counters));
 	epoch++;
+	reset_time = ktime_get_real_seconds();
 	raw_spin_unlock(&vfa_lock);
 }
 
@@ -273,6 +276,14 @@ void vfa_ledger_counters(struct vfa_counters *c)
  * Copies the record numbered *@seq, or the oldest one still in the ring
  * if that was overwritten (*@seq moves forward).  False past the newest.
  */
+void vfa_ledger_times(time64_t *load, time64_t *reset)
+{
+	raw_spin_lock(&vfa_lock);
+	*load = load_time;
+	*reset = reset_time;
+	raw_spin_unlock(&vfa_lock);
+}
+
 bool vfa_ledger_read(u64 *seq, struct vfa_record *rec)
 {
 	bool ok = false;
@@ -300,6 +311,8 @@ int vfa_ledger_init(void)
 	for (i = 0; i < log_size; i++)
 		ring[i].seq = U64_MAX;
 
+	load_time = ktime_get_real_seconds();
+	reset_time = load_time;
 	track_max = min(log_size, VFA_TRACK_MAX);
 	/* At most half full, so probe runs stay short. */
 	track_bits = ilog2(roundup_pow_of_two(track_max)) + 1;

@@ -60,6 +60,7 @@ static void vfa_num(struct seq_file *m, const char *name, u64 v)
 
 static int vfa_summary_show(struct seq_file *m, void *v)
 {
+	time64_t load_time, reset_time;
 	struct vfa_counters c;
 	bool estimated;
 	long limit = vfa_limit_kb(&estimated);
@@ -88,6 +89,9 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 	vfa_num(m, "lock_misses:", c.lock_misses);
 	vfa_num(m, "probe_ns:", c.probe_ns);
 	vfa_num(m, "probe_max_ns:", c.probe_max_ns);
+	vfa_ledger_times(&load_time, &reset_time);
+	seq_printf(m, "%-18s %12lld\n", "load_time:", (long long)load_time);
+	seq_printf(m, "%-18s %12lld\n", "reset_time:", (long long)reset_time);
 	return 0;
 }
 
@@ -126,7 +130,7 @@ static int vfa_forks_show(struct seq_file *m, void *v)
 	const struct vfa_record *r;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "seq time_ns ppid pid comm kind charge_kB committed_kB allowed_kB verdict outcome life_us faults exec_comm\n");
+		seq_puts(m, "seq time_ns ppid pid comm kind charge_kB committed_kB allowed_kB verdict outcome life_us faults exec_comm uid cgroup_id\n");
 		return 0;
 	}
 	r = &((struct vfa_forks_iter *)v)->rec;
@@ -145,7 +149,7 @@ static int vfa_forks_show(struct seq_file *m, void *v)
 	else
 		seq_printf(m, "%llu %llu ", r->life_us, r->faults);
 	vfa_seq_comm(m, r->exec_comm);
-	seq_putc(m, '\n');
+	seq_printf(m, " %u %llu\n", r->uid, r->cgroup_id);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <linux/types.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/time64.h>
 
 struct mm_struct;
 struct cred;
@@ -30,6 +31,8 @@ struct vfa_record {
 	long charge_kb;		/* -1: unknown (mmap lock was busy) */
 	long committed_kb;	/* system commit before this fork's charge */
 	long allowed_kb;	/* the model's threshold for this fork */
+	u64 cgroup_id;		/* the parent's cgroup v2 id, 0: unknown */
+	u32 uid;		/* the parent's euid, initial user namespace */
 	pid_t ppid;
 	pid_t pid;
 	u8 kind;
@@ -94,6 +97,7 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec);
 void vfa_ledger_reset(void);
 void vfa_ledger_counters(struct vfa_counters *c);
+void vfa_ledger_times(time64_t *load_time, time64_t *reset_time);
 bool vfa_ledger_read(u64 *seq, struct vfa_record *rec);
 
 /* trace.c; kind, verdict, outcome are short strings so bpftrace prints them */

@@ -27,7 +27,9 @@ TRACE_EVENT(vforkacct_fork,
 			     __field(long, charge_kb)
 			     __field(long, committed_kb)
 			     __field(long, allowed_kb)
-			     __array(char, verdict, VFA_STR_LEN)),
+			     __array(char, verdict, VFA_STR_LEN)
+			     __field(u32, uid)
+			     __field(u64, cgroup_id)),
 	    TP_fast_assign(__entry->seq = r->seq;
 			   __entry->ppid = r->ppid;
 			   __entry->pid = r->pid;
@@ -38,12 +40,14 @@ TRACE_EVENT(vforkacct_fork,
 			   __entry->committed_kb = r->committed_kb;
 			   __entry->allowed_kb = r->allowed_kb;
 			   vfa_trace_str(__entry->verdict,
-					 vfa_verdict_name(r->verdict))),
-	    TP_printk("seq=%llu ppid=%d pid=%d comm=%s kind=%s charge_kb=%ld committed_kb=%ld allowed_kb=%ld verdict=%s",
+					 vfa_verdict_name(r->verdict));
+			   __entry->uid = r->uid;
+			   __entry->cgroup_id = r->cgroup_id),
+	    TP_printk("seq=%llu ppid=%d pid=%d comm=%s kind=%s charge_kb=%ld committed_kb=%ld allowed_kb=%ld verdict=%s uid=%u cgroup_id=%llu",
 		      __entry->seq, __entry->ppid, __entry->pid,
 		      __entry->comm, __entry->kind, __entry->charge_kb,
 		      __entry->committed_kb, __entry->allowed_kb,
-		      __entry->verdict)
+		      __entry->verdict, __entry->uid, __entry->cgroup_id)
 );
 
 TRACE_EVENT(vforkacct_outcome,

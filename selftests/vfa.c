@@ -90,10 +90,11 @@ struct vfa_row *vfa_forks(int *n)
 		char charge[32], life[32], faults[32];
 		struct vfa_row r;
 
-		if (sscanf(line, "%llu %llu %d %d %63s %15s %31s %ld %ld %15s %15s %31s %31s %63s",
+		if (sscanf(line, "%llu %llu %d %d %63s %15s %31s %ld %ld %15s %15s %31s %31s %63s %u %llu",
 			   &r.seq, &r.time_ns, &r.ppid, &r.pid, r.comm, r.kind,
 			   charge, &r.committed_kb, &r.allowed_kb, r.verdict,
-			   r.outcome, life, faults, r.exec_comm) != 14) {
+			   r.outcome, life, faults, r.exec_comm, &r.uid,
+			   &r.cgroup_id) != 16) {
 			printf("# bad forks line: %s\n", line);
 			continue;
 		}

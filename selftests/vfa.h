@@ -22,6 +22,8 @@ struct vfa_row {
 	char outcome[16];
 	long long life_us, faults;			/* -1 for "-" */
 	char exec_comm[64];
+	unsigned int uid;				/* parent's euid */
+	unsigned long long cgroup_id;			/* parent's cgroup */
 };
 
 /* A summary field ("forks", "limit", ...); exits the test if missing. */

@@ -19,6 +19,7 @@
 #include <linux/user_namespace.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/pid_namespace.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
@@ -35,6 +36,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 			      VFA_CLONE_FLAGS_T clone_flags)
 {
 	u64 start = local_clock();
+	struct pid_namespace *ns;
 	struct vfa_judgement j;
 	struct vfa_record rec;
 	struct vfa_charge c;
@@ -87,6 +89,14 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	rec.uid = from_kuid_munged(&init_user_ns, current_euid());
 	rcu_read_lock();
 	rec.cgroup_id = vfa_task_cgroup_id(current);
+	ns = task_active_pid_ns(current);
+	if (ns != &init_pid_ns) {
+		/* What a reader in the parent's namespace may see. */
+		rec.ns_inum = ns->ns.inum;
+		rec.ns_birth = vfa_pid_ns_birth(ns);
+		rec.ns_ppid = task_tgid_nr_ns(current, ns);
+		rec.ns_pid = task_tgid_nr_ns(child, ns);
+	}
 	rcu_read_unlock();
 
 	vfa_ledger_fork(&rec, child, j.min_limit_kb, start);

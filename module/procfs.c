@@ -4,16 +4,24 @@
  *
  * summary (0444) counters; forks (0400) the log; tasks (0400) what a fork
  * of each process would cost now; control (0200) "reset".  forks and
- * tasks name every process and its memory, hence root only.  Readers copy
- * one record at a time out of the ledger, so a slow reader never holds up
- * forks; tasks walks other processes' mms from process context only.
+ * tasks name every process and its memory, and control clears what the
+ * whole system counted: mode bits alone would let root in a container
+ * without a user namespace (it keeps CAP_DAC_OVERRIDE) read the host's
+ * processes, so opening them also takes, as perf does, CAP_PERFMON or
+ * CAP_SYS_ADMIN in the initial user namespace.  A reader in a child pid
+ * namespace sees only that namespace's processes, numbered as it numbers
+ * them, and cannot reset.  Readers copy one record at a time out of the
+ * ledger, so a slow reader never holds up forks; tasks walks other
+ * processes' mms from process context only.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -28,6 +36,20 @@
 #include "vforkacct.h"
 
 static struct proc_dir_entry *vfa_dir;
+
+/* Checked at open, on the opener's credentials (capable() is current's). */
+static int vfa_may_open(void)
+{
+	return perfmon_capable() ? 0 : -EPERM;
+}
+
+u64 vfa_pid_ns_birth(struct pid_namespace *ns)
+{
+	struct task_struct *reaper = READ_ONCE(ns->child_reaper);
+
+	/* A thread of init can become the reaper: its leader stays. */
+	return reaper ? reaper->group_leader->start_time : 0;
+}
 
 /* As /proc/self/mountinfo: blanks, backslash and unprintables as \ooo. */
 static void vfa_seq_comm(struct seq_file *m, const char *s)
@@ -100,6 +122,9 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 struct vfa_forks_iter {
 	u64 seq;
 	struct vfa_record rec;
+	/* The reader's pid namespace; inum 0: the initial one, sees all. */
+	u32 ns_inum;
+	u64 ns_birth;
 };
 
 static void *vfa_forks_start(struct seq_file *m, loff_t *pos)
@@ -127,14 +152,24 @@ static void vfa_forks_stop(struct seq_file *m, void *v)
 
 static int vfa_forks_show(struct seq_file *m, void *v)
 {
+	const struct vfa_forks_iter *it = m->private;
 	const struct vfa_record *r;
+	pid_t ppid, pid;
 
 	if (v == SEQ_START_TOKEN) {
 		seq_puts(m, "seq time_ns ppid pid comm kind charge_kB committed_kB allowed_kB verdict outcome life_us faults exec_comm uid cgroup_id\n");
 		return 0;
 	}
-	r = &((struct vfa_forks_iter *)v)->rec;
-	seq_printf(m, "%llu %llu %d %d ", r->seq, r->time_ns, r->ppid, r->pid);
+	r = &it->rec;
+	ppid = r->ppid;
+	pid = r->pid;
+	if (it->ns_inum) {
+		if (r->ns_inum != it->ns_inum || r->ns_birth != it->ns_birth)
+			return SEQ_SKIP;
+		ppid = r->ns_ppid;
+		pid = r->ns_pid;
+	}
+	seq_printf(m, "%llu %llu %d %d ", r->seq, r->time_ns, ppid, pid);
 	vfa_seq_comm(m, r->comm);
 	seq_printf(m, " %s ", vfa_kind_name(r->kind));
 	if (r->charge_kb < 0)
@@ -160,9 +195,37 @@ static const struct seq_operations vfa_forks_ops = {
 	.show = vfa_forks_show,
 };
 
+static int vfa_forks_open(struct inode *inode, struct file *file)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct vfa_forks_iter *it;
+	int ret = vfa_may_open();
+
+	if (ret)
+		return ret;
+	it = __seq_open_private(file, &vfa_forks_ops, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	if (ns != &init_pid_ns) {
+		it->ns_inum = ns->ns.inum;
+		rcu_read_lock();
+		it->ns_birth = vfa_pid_ns_birth(ns);
+		rcu_read_unlock();
+	}
+	return 0;
+}
+
+static const struct proc_ops vfa_forks_fops = {
+	.proc_open = vfa_forks_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = seq_release_private,
+};
+
 /* ---- tasks: a snapshot of pids at open, each walked at show ---- */
 
 struct vfa_tasks {
+	struct pid_namespace *ns;	/* the reader's: whose pids it shows */
 	unsigned int n;
 	struct pid *pids[];
 };
@@ -187,6 +250,7 @@ static void *vfa_tasks_next(struct seq_file *m, void *v, loff_t *pos)
 static int vfa_tasks_show(struct seq_file *m, void *v)
 {
 	char comm[TASK_COMM_LEN];
+	struct vfa_tasks *t = m->private;
 	struct task_struct *task;
 	struct vfa_judgement j;
 	unsigned long total_vm;
@@ -220,7 +284,8 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 		  vm_memory_committed() + c.fork_pages, &j);
 
 	get_task_comm(comm, task);
-	seq_printf(m, "%d %d ", task_tgid_nr(task), task_ppid_nr(task));
+	seq_printf(m, "%d %d ", task_tgid_nr_ns(task, t->ns),
+		   task_ppid_nr_ns(task, t->ns));
 	vfa_seq_comm(m, comm);
 	seq_printf(m, " %lu %lu %s\n", c.acct_pages * (PAGE_SIZE / 1024),
 		   c.fork_pages * (PAGE_SIZE / 1024),
@@ -245,6 +310,7 @@ static void vfa_tasks_free(struct vfa_tasks *t)
 
 	for (i = 0; i < t->n; i++)
 		put_pid(t->pids[i]);
+	put_pid_ns(t->ns);
 	kvfree(t);
 }
 
@@ -253,8 +319,10 @@ static int vfa_tasks_open(struct inode *inode, struct file *file)
 	struct task_struct *p;
 	struct vfa_tasks *t;
 	unsigned int cap = 64;	/* room for processes born meanwhile */
-	int ret;
+	int ret = vfa_may_open();
 
+	if (ret)
+		return ret;
 	rcu_read_lock();
 	for_each_process(p)
 		cap++;
@@ -264,9 +332,13 @@ static int vfa_tasks_open(struct inode *inode, struct file *file)
 	if (!t)
 		return -ENOMEM;
 	t->n = 0;
+	t->ns = get_pid_ns(task_active_pid_ns(current));
 	rcu_read_lock();
 	for_each_process(p) {
 		if (p->flags & VFA_NOT_USER)
+			continue;
+		/* Outside the reader's pid namespace: not its business. */
+		if (!pid_nr_ns(task_tgid(p), t->ns))
 			continue;
 		if (t->n == cap)
 			break;
@@ -311,11 +383,20 @@ static ssize_t vfa_control_write(struct file *file, const char __user *ubuf,
 	/* sysfs_streq: "reset" with or without echo's newline. */
 	if (!sysfs_streq(buf, "reset"))
 		return -EINVAL;
+	/* The counters are the whole system's: not a container's to clear. */
+	if (task_active_pid_ns(current) != &init_pid_ns)
+		return -EPERM;
 	vfa_ledger_reset();
 	return len;
 }
 
+static int vfa_control_open(struct inode *inode, struct file *file)
+{
+	return vfa_may_open();
+}
+
 static const struct proc_ops vfa_control_fops = {
+	.proc_open = vfa_control_open,
 	.proc_write = vfa_control_write,
 	.proc_lseek = noop_llseek,
 };
@@ -326,8 +407,7 @@ int vfa_procfs_init(void)
 	if (!vfa_dir)
 		return -ENOMEM;
 	if (!proc_create_single("summary", 0444, vfa_dir, vfa_summary_show) ||
-	    !proc_create_seq_private("forks", 0400, vfa_dir, &vfa_forks_ops,
-				     sizeof(struct vfa_forks_iter), NULL) ||
+	    !proc_create("forks", 0400, vfa_dir, &vfa_forks_fops) ||
 	    !proc_create("tasks", 0400, vfa_dir, &vfa_tasks_fops) ||
 	    !proc_create("control", 0200, vfa_dir, &vfa_control_fops)) {
 		proc_remove(vfa_dir);

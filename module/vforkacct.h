@@ -16,6 +16,7 @@
 #include <linux/time64.h>
 
 struct mm_struct;
+struct pid_namespace;
 struct cred;
 
 enum vfa_kind { VFA_FORK, VFA_VFORK, VFA_VMCLONE };
@@ -33,6 +34,11 @@ struct vfa_record {
 	long allowed_kb;	/* the model's threshold for this fork */
 	u64 cgroup_id;		/* the parent's cgroup v2 id, 0: unknown */
 	u32 uid;		/* the parent's euid, initial user namespace */
+	/* The parent's pid namespace, when not the initial one, and */
+	u32 ns_inum;		/* ... its inode number (0: initial) */
+	u64 ns_birth;		/* ... its init's start time: tells reuse */
+	pid_t ns_ppid;		/* ... the pids as it numbers them */
+	pid_t ns_pid;
 	pid_t ppid;
 	pid_t pid;
 	u8 kind;
@@ -113,6 +119,13 @@ const char *vfa_verdict_name(u8 verdict);
 const char *vfa_outcome_name(u8 outcome);
 void vfa_trace_fork(const struct vfa_record *r);
 void vfa_trace_outcome(const struct vfa_record *r);
+
+/*
+ * A pid namespace's identity for the fork log: its inode number, and the
+ * start time of its init, which a later namespace reusing the number
+ * cannot share.  The caller is in an RCU read-side section.
+ */
+u64 vfa_pid_ns_birth(struct pid_namespace *ns);
 
 /* hooks.c */
 int vfa_hooks_init(void);

@@ -109,3 +109,49 @@ bench: kernels
 
 clean:
 	rm -rf $(TOP)/.build $(TOP)/vforkacct.ko
+
+# ----------------------------------------------------------------------
+# install, uninstall, deb: vforkacct on a real server (issue 14).
+#
+#   make install [DESTDIR=dir] [KVER=release] [MODULE_VIA=dkms|kbuild|source|none]
+#                     the module through DKMS (the default when dkms is
+#                     installed; else built and copied to
+#                     /lib/modules/KVER/updates/ + depmod) for KVER (default:
+#                     the running kernel), the CLI as /usr/sbin/vforkacct,
+#                     the bpftrace tools in /usr/share/vforkacct/, man pages,
+#                     bash completion, systemd units, /etc/vforkacct.conf:
+#                     see scripts/install
+#   make uninstall [DESTDIR=dir]
+#                     removes all of it (dkms remove, every kernel)
+#   make deb          Debian packages vforkacct and vforkacct-dkms in
+#                     .build/deb/, checked by lintian: see scripts/debpkg
+#
+# The module is installed for KVER when given (command line or
+# environment), else for the running kernel: never for the cached matrix
+# kernel `make` falls back to.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(TOP)/dkms.conf)
+DESTDIR ?=
+PREFIX ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/vforkacct
+MANDIR ?= $(PREFIX)/share/man
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+MODULE_VIA ?= auto
+INSTALL_KVER = $(if $(filter command line environment environment override,$(origin KVER)),$(KVER),$(RUNNING))
+INSTALL_KDIR = $(if $(wildcard $(KCACHE)/$(INSTALL_KVER)/build/Makefile),$(KCACHE)/$(INSTALL_KVER)/build,/lib/modules/$(INSTALL_KVER)/build)
+INSTALL_ENV = DESTDIR="$(DESTDIR)" VERSION="$(VERSION)" SBINDIR="$(SBINDIR)" \
+	DATADIR="$(DATADIR)" MANDIR="$(MANDIR)" SYSCONFDIR="$(SYSCONFDIR)" \
+	UNITDIR="$(UNITDIR)" COMPDIR="$(COMPDIR)" MODULE_VIA="$(MODULE_VIA)" MAKE="$(MAKE)"
+
+.PHONY: install uninstall deb
+
+install:
+	@$(INSTALL_ENV) KVER="$(INSTALL_KVER)" KDIR="$(INSTALL_KDIR)" $(TOP)/scripts/install install
+
+uninstall:
+	@$(INSTALL_ENV) $(TOP)/scripts/install uninstall
+
+deb:
+	@$(TOP)/scripts/debpkg

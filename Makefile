@@ -2,8 +2,8 @@
 #
 # vforkacct: build the module, run the demo and the test suite.
 #
-#   make                 build vforkacct.ko for the running kernel, or the
-#                        default cached kernel when no headers are installed
+#   make                 build vforkacct.ko for the running kernel (needs
+#                        linux-headers-$(uname -r))
 #   make KVER=<release>  build against one kernel (.build/<release>/)
 #   make modules-all     build for every kernel of the matrix, W=1 -Werror
 #   make demo            the main job: a demo in the test VM
@@ -19,12 +19,9 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KCACHE := $(TOP)/.cache/kernels
 RUNNING := $(shell uname -r)
 
+# Without KVER: the running kernel (its headers must be installed).
 ifeq ($(KVER),)
-ifneq ($(wildcard /lib/modules/$(RUNNING)/build/Makefile),)
 KVER := $(RUNNING)
-else
-KVER = $(shell $(TOP)/scripts/kernels default)
-endif
 endif
 
 KDIR = $(if $(wildcard $(KCACHE)/$(KVER)/build/Makefile),$(KCACHE)/$(KVER)/build,/lib/modules/$(KVER)/build)
@@ -48,7 +45,10 @@ all: module
 # Kbuild writes objects beside the sources: build each kernel in its own
 # folder of symlinks so the kernels of the matrix never mix objects.
 module: $(SRCS)
-	@test -f $(KDIR)/Makefile || { echo "no kernel build tree for $(KVER) (run: scripts/kernels fetch)" >&2; exit 1; }
+	@test -f $(KDIR)/Makefile || { \
+		echo "vforkacct: no headers for kernel $(KVER): install linux-headers-$(KVER)" \
+		     "(Debian, Ubuntu), or build for a kernel of the test matrix with" \
+		     "make KVER=<release> (scripts/kernels list; scripts/kernels fetch)" >&2; exit 1; }
 	@mkdir -p $(BDIR)/module
 	@rm -f $(BDIR)/module/*.[ch]
 	@ln -sf $(MSRC)/Kbuild $(BDIR)/Kbuild

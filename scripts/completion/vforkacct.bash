@@ -10,8 +10,8 @@
 
 _vforkacct_opts() {
 	case $1 in
-	load) echo "-h --help --ratio --kbytes --limit-kb --meminfo -n --dry-run --log-size --ko" ;;
-	sync) echo "-h --help --ratio --kbytes --limit-kb --meminfo -n --dry-run" ;;
+	load) echo "-h --help --ratio --kbytes --limit-kb --config --meminfo -n --dry-run --log-size --ko --sync-if-loaded" ;;
+	sync) echo "-h --help --ratio --kbytes --limit-kb --config --meminfo -n --dry-run --quiet" ;;
 	unload) echo "-h --help" ;;
 	report) echo "-h --help --json --by --forks --summary --ratio --kbytes --limit-kb --meminfo --cgroup-map --kb --prompt-ms" ;;
 	advise) echo "-h --help --json --summary --meminfo --forks --ratio --kbytes --limit-kb --kb" ;;
@@ -34,11 +34,11 @@ _vforkacct() {
 		esac
 	done
 	if [ -z "$sub" ]; then
-		COMPREPLY=($(compgen -W "$subs -h --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "$subs -h --help --version" -- "$cur"))
 		return
 	fi
 	case $prev in
-	--forks | --summary | --meminfo | --cgroup-map | --out | --ko)
+	--forks | --summary | --meminfo | --cgroup-map | --out | --ko | --config)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--by)

@@ -122,17 +122,18 @@ class FakeProc:
 
 
 def run(args, proc=None, prefix=(), python=None, stdin=None, env=None,
-        sys_root=None):
-    """Runs the CLI; returns (exit status, stdout, stderr)."""
+        sys_root=None, cli=CLI, cwd=None):
+    """Runs the CLI (scripts/vforkacct, or cli); returns (exit status,
+    stdout, stderr)."""
     e = dict(os.environ)
     e["VFA_PROC_ROOT"] = proc.dir if proc else "/nonexistent-vfa-proc"
     e["VFA_SYS_ROOT"] = sys_root or (proc.dir if proc else "/nonexistent-vfa-sys")
     e["TZ"] = "UTC"
     e.update(env or {})
-    p = subprocess.run(list(prefix) + [python or sys.executable, CLI] + list(args),
+    p = subprocess.run(list(prefix) + [python or sys.executable, cli] + list(args),
                        stdin=subprocess.DEVNULL if stdin is None else stdin,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       universal_newlines=True, env=e, timeout=120)
+                       universal_newlines=True, env=e, timeout=120, cwd=cwd)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -1524,6 +1525,11 @@ class TestWatch(CliCase):
         self.assertEqual([p.parse_args([c]).prompt_ms for c in ("watch", "report")],
                          [V.FAST_EXEC_MS, V.FAST_EXEC_MS])
         self.assertEqual(V.FAST_EXEC_MS, 50)
+        # bpftrace/vforkwatch.bt's default "exec within MS" is the same.
+        bt = read(os.path.join(TOP, "scripts", "bpftrace", "vforkwatch.bt"))
+        m = re.search(r"^\s*@ms = \$# >= 1 \? \$1 : (\d+);$", bt, re.M)
+        self.assertEqual(int(m.group(1)) if m else None, V.FAST_EXEC_MS)
+        self.assertIn("(default %d," % V.FAST_EXEC_MS, bt)
         r = json.loads(self.ok(["report", "--json", "--prompt-ms", "150"] + ATTR))
         self.assertIn("node", r["spawn_candidates"])
 
@@ -1763,6 +1769,394 @@ class TestPlot(CliCase):
             shutil.rmtree(d)
 
 
+# ------------------------------------------------------------- load, sync
+
+# What the fake /proc of the tests gives: CommitLimit, the limit at ratio
+# 80, the reserves.
+COMMIT_LIMIT, LIMIT_R80 = 1010580, 1616928
+RESERVES = "admin_reserve_kb=8192 user_reserve_kb=62560"
+PARAMS = ("limit_kb", "admin_reserve_kb", "user_reserve_kb", "log_size")
+SHIPPED_CONF = os.path.join(TOP, "systemd", "vforkacct.conf")
+
+
+def fake_params(proc, values=(1, 1, 1, 4096)):
+    """The loaded module's parameters below the fake /sys (the fake /proc's
+    directory, as run() uses it for both)."""
+    d = os.path.join(proc.dir, "module", "vforkacct", "parameters")
+    os.makedirs(d)
+    for name, v in zip(PARAMS, values):
+        write(os.path.join(d, name), "%d\n" % v)
+    return d
+
+
+def param_values(d):
+    return [read(os.path.join(d, n)).strip() for n in PARAMS[:3]]
+
+
+def fake_tools(d, fail=None):
+    """insmod, modprobe and rmmod that append their argv to d/calls; the
+    one named by fail says what modprobe says for a missing module and
+    exits 1.  Returns the env that puts them first in PATH."""
+    b = os.path.join(d, "bin")
+    os.makedirs(b, exist_ok=True)
+    for tool in ("insmod", "modprobe", "rmmod"):
+        body = '#!/bin/sh\necho "%s $*" >> "%s"\n' % (tool, os.path.join(d, "calls"))
+        if tool == fail:
+            body += ("echo '%s: FATAL: Module vforkacct not found in directory "
+                     "/lib/modules/6.1.0-test' >&2\nexit 1\n" % tool)
+        write(os.path.join(b, tool), body)
+        os.chmod(os.path.join(b, tool), 0o755)
+    return {"PATH": b + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+def calls(d):
+    p = os.path.join(d, "calls")
+    return read(p).splitlines() if os.path.exists(p) else []
+
+
+def fake_install(d):
+    """The CLI laid out as scripts/install installs it (no checkout around
+    it): usr/share/vforkacct/{vforkacct,vforkacct_cli/*.py}, and
+    usr/sbin/vforkacct a relative symlink to it.  Returns the symlink."""
+    share = os.path.join(d, "usr", "share", "vforkacct")
+    os.makedirs(os.path.join(share, "vforkacct_cli"))
+    shutil.copy(CLI, os.path.join(share, "vforkacct"))
+    pkg = os.path.join(TOP, "scripts", "vforkacct_cli")
+    for f in os.listdir(pkg):
+        if f.endswith(".py"):
+            shutil.copy(os.path.join(pkg, f), os.path.join(share, "vforkacct_cli"))
+    os.makedirs(os.path.join(d, "usr", "sbin"))
+    link = os.path.join(d, "usr", "sbin", "vforkacct")
+    os.symlink("../share/vforkacct/vforkacct", link)
+    return link
+
+
+def fake_checkout(d):
+    """A source checkout without a built module: Kbuild, module/, and the
+    CLI in scripts/.  Returns the CLI."""
+    os.makedirs(os.path.join(d, "module"))
+    write(os.path.join(d, "Kbuild"), "obj-m += vforkacct.o\n")
+    os.makedirs(os.path.join(d, "scripts"))
+    shutil.copy(CLI, os.path.join(d, "scripts", "vforkacct"))
+    shutil.copytree(os.path.join(TOP, "scripts", "vforkacct_cli"),
+                    os.path.join(d, "scripts", "vforkacct_cli"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return os.path.join(d, "scripts", "vforkacct")
+
+
+def need_root(case):
+    if os.geteuid() != 0:
+        case.skipTest("load and sync need root to get past the root check")
+
+
+class TestVersion(CliCase):
+    def test_version(self):
+        rc, out, err = run(["--version"])
+        self.assertEqual((rc, out, err), (0, "vforkacct 0.1\n", ""))
+
+    def test_version_is_dkms_conf(self):
+        # The installed CLI cannot read dkms.conf: the constant must be
+        # its PACKAGE_VERSION (and so debian/changelog's, which
+        # scripts/debpkg checks against dkms.conf).
+        m = re.search(r'^PACKAGE_VERSION="([^"]*)"$',
+                      read(os.path.join(TOP, "dkms.conf")), re.M)
+        self.assertIsNotNone(m)
+        self.assertEqual(V.VERSION, m.group(1))
+        self.assertEqual(self.ok(["--version"]), "vforkacct %s\n" % m.group(1))
+        m = re.match(r"^vforkacct \(([^)]*)\)",
+                     read(os.path.join(TOP, "debian", "changelog")))
+        self.assertEqual(V.VERSION, m.group(1) if m else None)
+
+    def test_installed_version(self):
+        d = tempfile.mkdtemp()
+        try:
+            link = fake_install(d)
+            rc, out, err = run(["--version"], cli=link, cwd="/")
+            self.assertEqual((rc, out, err), (0, "vforkacct %s\n" % V.VERSION, ""))
+        finally:
+            shutil.rmtree(d)
+
+
+class TestConfig(CliCase):
+    def setUp(self):
+        self.proc = FakeProc()
+        self.d = tempfile.mkdtemp()
+
+    def tearDown(self):
+        self.proc.close()
+        shutil.rmtree(self.d)
+
+    def conf(self, text, name="vforkacct.conf"):
+        p = os.path.join(self.d, name)
+        write(p, text)
+        return p
+
+    def test_same_as_options(self):
+        c = self.conf("RATIO=80\nLOG_SIZE=8192\n")
+        want = self.ok(["load", "--ratio", "80", "--log-size", "8192",
+                        "--dry-run"], proc=self.proc)
+        self.assertEqual(want, "would load with limit_kb=%d (what-if "
+                         "vm.overcommit_ratio=80) %s log_size=8192\n"
+                         % (LIMIT_R80, RESERVES))
+        self.assertEqual(self.ok(["load", "--config", c, "--dry-run"],
+                                 proc=self.proc), want)
+        self.assertEqual(self.ok(["sync", "--config", c, "-n"], proc=self.proc),
+                         self.ok(["sync", "--ratio", "80", "-n"], proc=self.proc))
+
+    def test_shell_syntax(self):
+        for text, want in (
+                ("# a comment\n\n   \n  # indented\nKBYTES=1000003\n",
+                 "limit_kb=1000000 (what-if vm.overcommit_kbytes=1000003)"),
+                ('RATIO="80"\nLOG_SIZE=\'64\'  # trailing comment\n',
+                 "limit_kb=%d " % LIMIT_R80),
+                ("export LIMIT_KB=123456\n", "limit_kb=123456 (given)"),
+                # empty is unset; the last assignment wins, as in the shell
+                ("RATIO=\nKBYTES=\nLIMIT_KB=\nLOG_SIZE=\n",
+                 "limit_kb=%d (CommitLimit)" % COMMIT_LIMIT),
+                ("RATIO=80\nRATIO=\nLIMIT_KB=5000\n", "limit_kb=5000 (given)"),
+                ("RATIO=\"\"\nLOG_SIZE=64\n", "(CommitLimit) %s log_size=64"
+                 % RESERVES)):
+            with self.subTest(text=text):
+                out = self.ok(["load", "-n", "--config", self.conf(text)],
+                              proc=self.proc)
+                self.assertIn(want, out)
+                self.assertEqual("log_size=64" in out, "64" in text)
+
+    def test_shipped_config(self):
+        out = self.ok(["load", "-n", "--config", SHIPPED_CONF], proc=self.proc)
+        self.assertEqual(out, "would load with limit_kb=%d (CommitLimit) %s "
+                         "log_size=4096\n" % (COMMIT_LIMIT, RESERVES))
+
+    def test_options_win(self):
+        c = self.conf("RATIO=80\nLOG_SIZE=8192\n")
+        out = self.ok(["load", "-n", "--config", c, "--limit-kb", "5000",
+                       "--log-size", "128"], proc=self.proc)
+        self.assertEqual(out, "would load with limit_kb=5000 (given) %s "
+                         "log_size=128\n" % RESERVES)
+        out = self.ok(["sync", "-n", "--kbytes", "1000003", "--config", c],
+                      proc=self.proc)
+        self.assertIn("limit_kb=1000000 (what-if vm.overcommit_kbytes=", out)
+
+    def test_usage_errors(self):
+        for text, words in (
+                ("RATIO=80\nKBYTES=100\n", ["RATIO and KBYTES", "at most one"]),
+                ("LIMIT_KB=1\nRATIO=2\nKBYTES=3\n", ["RATIO and KBYTES and LIMIT_KB"]),
+                ("RATIO=x\n", [":1: bad number 'x' for RATIO"]),
+                ("\nRATIO=-1\n", [":2: bad number '-1' for RATIO"]),
+                ("KBYTES=0\n", ["KBYTES 0 out of range"]),
+                ("LIMIT_KB=%d\n" % ((1 << 50) + 1), ["LIMIT_KB", "out of range"]),
+                ("LOG_SIZE=15\n", ["LOG_SIZE 15 out of range (16..1048576)"]),
+                ("LOG_SIZE=1048577\n", ["LOG_SIZE"]),
+                ("RATIO=1.5\n", ["RATIO"]),
+                ("FOO=1\n", [":1: unknown key FOO"]),
+                ("ratio=80\n", ["unknown key ratio"]),
+                ("RATIO 80\n", ["not a KEY=VALUE line"]),
+                ("RATIO = 80\n", ["not a KEY=VALUE line"]),
+                ("RATIO=80 90\n", ["RATIO: one value expected"]),
+                ("RATIO= 80\n", ["RATIO: one value expected"]),
+                ('RATIO="80\n', ["RATIO: no closing quotation"])):
+            with self.subTest(text=text):
+                c = self.conf(text)
+                rc, out, err = run(["load", "-n", "--config", c], self.proc)
+                self.assertOneLineError(rc, err, 2)
+                self.assertIn(c, err)
+                for w in words:
+                    self.assertIn(w, err)
+                self.assertEqual(out, "")
+        # A bad file is bad whatever the command line says.
+        c = self.conf("RATIO=80\nKBYTES=100\n")
+        rc, out, err = run(["load", "-n", "--limit-kb", "5", "--config", c], self.proc)
+        self.assertOneLineError(rc, err, 2)
+        rc, out, err = run(["sync", "-n", "--config", c], self.proc)
+        self.assertOneLineError(rc, err, 2)
+
+    def test_sync_ignores_log_size(self):
+        c = self.conf("LOG_SIZE=5\nRATIO=80\n")
+        out = self.ok(["sync", "-n", "--config", c], proc=self.proc)
+        self.assertEqual(out, "would set limit_kb=%d (what-if "
+                         "vm.overcommit_ratio=80) %s\n" % (LIMIT_R80, RESERVES))
+        rc, out, err = run(["load", "-n", "--config", c], self.proc)
+        self.assertOneLineError(rc, err, 2)
+
+    def test_missing_file(self):
+        rc, out, err = run(["load", "-n", "--config",
+                            os.path.join(self.d, "none.conf")], self.proc)
+        self.assertOneLineError(rc, err, 1)
+        self.assertIn("none.conf", err)
+
+
+class TestSync(CliCase):
+    """sync (and --quiet) on a fake loaded module: only changed values are
+    written (a parameter file's mtime says whether it was)."""
+
+    OLD = 978307200                 # 2001-01-01, the mtime before a sync
+
+    def setUp(self):
+        need_root(self)
+        self.proc = FakeProc(module=True)
+        self.params = fake_params(self.proc)
+
+    def tearDown(self):
+        self.proc.close()
+
+    def age(self):
+        for n in PARAMS:
+            os.utime(os.path.join(self.params, n), (self.OLD, self.OLD))
+
+    def written(self):
+        return [n for n in PARAMS
+                if os.stat(os.path.join(self.params, n)).st_mtime != self.OLD]
+
+    def test_quiet(self):
+        self.age()
+        out = self.ok(["sync", "--quiet"], proc=self.proc)
+        self.assertEqual(out, "synced: limit_kb=%d (CommitLimit) %s (changed: "
+                         "limit_kb was 1, admin_reserve_kb was 1, "
+                         "user_reserve_kb was 1)\n" % (COMMIT_LIMIT, RESERVES))
+        self.assertEqual(param_values(self.params),
+                         [str(COMMIT_LIMIT), "8192", "62560"])
+        self.assertEqual(self.written(), ["limit_kb", "admin_reserve_kb",
+                                          "user_reserve_kb"])
+        # Nothing changed: not a word, not a write.
+        self.age()
+        self.assertEqual(self.ok(["sync", "--quiet"], proc=self.proc), "")
+        self.assertEqual(self.written(), [])
+        # Without --quiet it says so, and still writes nothing.
+        self.assertEqual(self.ok(["sync"], proc=self.proc),
+                         "in sync: limit_kb=%d (CommitLimit) %s (nothing "
+                         "changed)\n" % (COMMIT_LIMIT, RESERVES))
+        self.assertEqual(self.written(), [])
+
+    def test_only_what_changed(self):
+        self.ok(["sync"], proc=self.proc)
+        write(os.path.join(self.proc.dir, "sys", "vm", "user_reserve_kbytes"),
+              "131072\n")
+        self.age()
+        out = self.ok(["sync", "--quiet"], proc=self.proc)
+        self.assertTrue(out.startswith("synced: "), out)
+        self.assertTrue(out.endswith("(changed: user_reserve_kb was 62560)\n"), out)
+        self.assertEqual(self.written(), ["user_reserve_kb"])
+        # A what-if limit from the config: only limit_kb moves.
+        c = os.path.join(self.proc.dir, "c.conf")
+        write(c, "RATIO=80\nLOG_SIZE=64\n")
+        self.age()
+        out = self.ok(["sync", "--quiet", "--config", c], proc=self.proc)
+        self.assertIn("(changed: limit_kb was %d)" % COMMIT_LIMIT, out)
+        self.assertEqual(self.written(), ["limit_kb"])
+        self.assertEqual(read(os.path.join(self.params, "log_size")), "4096\n")
+
+    def test_quiet_failure_said(self):
+        os.unlink(os.path.join(self.params, "user_reserve_kb"))
+        os.mkdir(os.path.join(self.params, "user_reserve_kb"))
+        rc, out, err = run(["sync", "--quiet"], self.proc)
+        self.assertOneLineError(rc, err, 1)
+        self.assertIn("cannot write user_reserve_kb=62560", err)
+
+    def test_not_loaded(self):
+        shutil.rmtree(os.path.join(self.proc.dir, "module"))
+        rc, out, err = run(["sync", "--quiet"], self.proc)
+        self.assertOneLineError(rc, err, 3)
+
+
+class TestLoad(CliCase):
+    """load: insmod of a module built in a checkout, else modprobe (the
+    installed CLI), and --sync-if-loaded; insmod, modprobe and rmmod are
+    stand-ins that record their argv."""
+
+    def setUp(self):
+        need_root(self)
+        self.d = tempfile.mkdtemp()
+        self.proc = FakeProc()
+        self.env = fake_tools(self.d)
+
+    def tearDown(self):
+        self.proc.close()
+        shutil.rmtree(self.d)
+
+    def test_installed_modprobes(self):
+        cli = fake_install(os.path.join(self.d, "root"))
+        # A vforkacct.ko in the current directory is not the installed CLI's.
+        write(os.path.join(self.d, "vforkacct.ko"), "")
+        out = self.ok(["load", "--ratio", "80", "--log-size", "64"],
+                      proc=self.proc, env=self.env, cli=cli, cwd=self.d)
+        want = "limit_kb=%d admin_reserve_kb=8192 user_reserve_kb=62560" % LIMIT_R80
+        self.assertEqual(calls(self.d), ["modprobe vforkacct %s log_size=64" % want])
+        self.assertEqual(out, "loaded vforkacct (modprobe): limit_kb=%d (what-if "
+                         "vm.overcommit_ratio=80) %s log_size=64\n"
+                         % (LIMIT_R80, RESERVES))
+        os.unlink(os.path.join(self.d, "calls"))
+        c = os.path.join(self.d, "c.conf")
+        write(c, "LIMIT_KB=5000\n")
+        self.ok(["load", "--config", c], proc=self.proc, env=self.env, cli=cli)
+        self.assertEqual(calls(self.d), ["modprobe vforkacct limit_kb=5000 %s"
+                                         % RESERVES])
+
+    def test_modprobe_fails(self):
+        cli = fake_install(os.path.join(self.d, "root"))
+        env = fake_tools(self.d, fail="modprobe")
+        rc, out, err = run(["load"], self.proc, env=env, cli=cli)
+        self.assertOneLineError(rc, err, 1)
+        self.assertIn("modprobe failed: modprobe: FATAL: Module vforkacct not "
+                      "found in directory /lib/modules/6.1.0-test", err)
+        self.assertEqual(out, "")
+        # No modprobe at all.
+        rc, out, err = run(["load"], self.proc, cli=cli,
+                           env={"PATH": os.path.join(self.d, "nobin")})
+        self.assertOneLineError(rc, err, 1)
+        self.assertIn("modprobe not found", err)
+
+    def test_checkout_insmods_its_module(self):
+        cli = fake_checkout(os.path.join(self.d, "co"))
+        # Not built: modprobe, and if that fails it says to build.
+        env = fake_tools(self.d, fail="modprobe")
+        rc, out, err = run(["load"], self.proc, env=env, cli=cli, cwd="/")
+        self.assertOneLineError(rc, err, 1)
+        self.assertIn("no vforkacct.ko for %s in the checkout" % os.uname().release,
+                      err)
+        os.unlink(os.path.join(self.d, "calls"))
+        ko = os.path.join(self.d, "co", ".build", os.uname().release, "vforkacct.ko")
+        os.makedirs(os.path.dirname(ko))
+        write(ko, "")
+        self.ok(["load", "--log-size", "16"], proc=self.proc, env=self.env,
+                cli=cli, cwd="/")
+        self.assertEqual(calls(self.d), ["insmod %s limit_kb=%d %s log_size=16"
+                                         % (ko, COMMIT_LIMIT, RESERVES)])
+
+    def test_ko(self):
+        cli = fake_install(os.path.join(self.d, "root"))
+        ko = os.path.join(self.d, "my.ko")
+        write(ko, "")
+        out = self.ok(["load", "--ko", ko], proc=self.proc, env=self.env, cli=cli)
+        self.assertEqual(calls(self.d), ["insmod %s limit_kb=%d %s"
+                                         % (ko, COMMIT_LIMIT, RESERVES)])
+        self.assertTrue(out.startswith("loaded %s: " % ko), out)
+
+    def test_sync_if_loaded(self):
+        proc = FakeProc(module=True)
+        try:
+            params = fake_params(proc)
+            c = os.path.join(self.d, "c.conf")
+            write(c, "RATIO=80\nLOG_SIZE=8192\n")
+            out = self.ok(["load", "--config", c, "--sync-if-loaded"],
+                          proc=proc, env=self.env)
+            self.assertEqual(calls(self.d), [])        # no insmod, no modprobe
+            self.assertEqual(param_values(params), [str(LIMIT_R80), "8192", "62560"])
+            self.assertEqual(read(os.path.join(params, "log_size")), "4096\n")
+            self.assertTrue(out.startswith("synced: limit_kb=%d " % LIMIT_R80), out)
+            # Without it, loaded is an error.
+            rc, out, err = run(["load", "--config", c], proc, env=self.env)
+            self.assertOneLineError(rc, err, 1)
+            self.assertIn("already loaded", err)
+            self.assertEqual(calls(self.d), [])
+        finally:
+            proc.close()
+        # Not loaded: --sync-if-loaded loads.
+        cli = fake_install(os.path.join(self.d, "root"))
+        self.ok(["load", "--sync-if-loaded"], proc=self.proc, env=self.env, cli=cli)
+        self.assertEqual(calls(self.d), ["modprobe vforkacct limit_kb=%d %s"
+                                         % (COMMIT_LIMIT, RESERVES)])
+
+
 # ------------------------------------------------------------- packaging
 
 class TestPackage(CliCase):
@@ -1821,6 +2215,10 @@ class TestCompletion(CliCase):
                 self.assertIsNotNone(m, name)
                 want = {o for a in sp._actions for o in a.option_strings}
                 self.assertEqual(set(m.group(1).split()), want)
+        m = re.search(r'compgen -W "\$subs ([^"]*)"', text)
+        self.assertIsNotNone(m)
+        self.assertEqual(set(m.group(1).split()),
+                         {o for a in parser._actions for o in a.option_strings})
 
     def test_completes(self):
         bash = shutil.which("bash")
@@ -1842,6 +2240,12 @@ class TestCompletion(CliCase):
                          ["cgroup", "comm", "uid", "unit"])
         self.assertEqual(complete("vforkacct", "export", "--by", "c"), ["cgroup"])
         self.assertEqual(complete("vforkacct", "watch", "--ba"), ["--backlog"])
+        self.assertEqual(complete("vforkacct", "--v"), ["--version"])
+        self.assertEqual(complete("vforkacct", "load", "--sy"), ["--sync-if-loaded"])
+        self.assertEqual(complete("vforkacct", "sync", "--q"), ["--quiet"])
+        self.assertEqual(complete("vforkacct", "sync", "--co"), ["--config"])
+        self.assertEqual(complete("vforkacct", "load", "--config",
+                                  os.path.join(DATA, "forks-a")), [AFORKS])
         self.assertEqual(complete("vforkacct", "report", "--forks",
                                   os.path.join(DATA, "forks-a")), [AFORKS])
 

@@ -6,6 +6,10 @@ those one-line errors."""
 import os
 
 PROG = "vforkacct"
+# The version `vforkacct --version` prints: dkms.conf's PACKAGE_VERSION,
+# which the installed CLI cannot read (it is not installed beside it).
+# scripts/tests/test_cli.py checks that the two agree.
+VERSION = "0.1"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOMOD, EXIT_NOTROOT = 0, 1, 2, 3, 4
 EXIT_INTR = 130
 

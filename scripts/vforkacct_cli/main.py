@@ -7,7 +7,7 @@ import sys
 
 from . import advise, export, modctl, plot, report, watch
 from .args import Parser
-from .common import EXIT_ERROR, EXIT_INTR, EXIT_OK, PROG, CliError
+from .common import EXIT_ERROR, EXIT_INTR, EXIT_OK, PROG, VERSION, CliError
 
 DESCRIPTION = """\
 The user's tool for the vforkacct module: load it with the system's
@@ -23,6 +23,9 @@ Exit status: 0 ok, 1 error, 2 usage, 3 module not loaded, 4 not root,
 
 def build_parser():
     p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("--version", action="version",
+                   version="%s %s" % (PROG, VERSION),
+                   help="print the version (%s) and exit" % VERSION)
     sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND",
                            parser_class=Parser)
     sub.required = True

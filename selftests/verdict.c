@@ -598,10 +598,27 @@ static bool none_fails_at_min_safe(void)
 
 static bool one_fails_below_min_safe(void)
 {
+	int ret;
+
 	if (argmax < 0 || !set_kb("limit_kb", min_safe - 4))
 		return false;
 	/* That fork's threshold is min_safe: it needs every page of it. */
 	if (row_threshold(&safe_rows[argmax], safe_limit0) != min_safe)
+		return false;
+	ret = rerun(argmax, min_safe - 4, false);
+	if (ret >= 0)
+		return ret == 1;
+	/*
+	 * The commit went down for good since min_safe was set (seen once on
+	 * arm64, by 84 pages): no rerun needs every page of it any more.
+	 * Measure it again on today's commit: after a reset, min_safe_limit
+	 * is that one fork's threshold.
+	 */
+	vfa_reset();
+	run_job(&safe_jobs[argmax]);
+	min_safe = vfa_summary("min_safe_limit");
+	ktap_info("min_safe_limit measured again after a reset: %lld kB", min_safe);
+	if (!set_kb("limit_kb", min_safe - 4))
 		return false;
 	return rerun(argmax, min_safe - 4, false) == 1;
 }

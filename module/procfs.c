@@ -252,6 +252,7 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	char comm[TASK_COMM_LEN];
 	struct vfa_tasks *t = m->private;
 	struct task_struct *task;
+	pid_t pid;
 	struct vfa_judgement j;
 	unsigned long total_vm;
 	struct vfa_charge c;
@@ -283,9 +284,12 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	vfa_judge(admin, total_vm, c.fork_pages,
 		  vm_memory_committed() + c.fork_pages, &j);
 
+	/* 0: it exited since open and its pid is gone; say nothing of it. */
+	pid = task_tgid_nr_ns(task, t->ns);
+	if (!pid)
+		goto put_mm;
 	get_task_comm(comm, task);
-	seq_printf(m, "%d %d ", task_tgid_nr_ns(task, t->ns),
-		   task_ppid_nr_ns(task, t->ns));
+	seq_printf(m, "%d %d ", pid, task_ppid_nr_ns(task, t->ns));
 	vfa_seq_comm(m, comm);
 	seq_printf(m, " %lu %lu %s\n", c.acct_pages * (PAGE_SIZE / 1024),
 		   c.fork_pages * (PAGE_SIZE / 1024),

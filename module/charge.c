@@ -6,11 +6,18 @@
  * every VM_ACCOUNT VMA it copies, and skips VM_DONTCOPY VMAs.  Walking the
  * new child's VMAs therefore gives the charge exactly; walking a live
  * process's VMAs gives its commit and what a fork of it would cost now.
- * The caller holds the mm's mmap lock.
+ *
+ * In modes 0 and 1 a MAP_NORESERVE mapping gets VM_NORESERVE and is never
+ * accounted, not even when mprotect() makes it writable (glibc's thread
+ * arenas).  Mode 2 ignores MAP_NORESERVE: such private writable memory
+ * would be committed, and charged again by every fork.  Shared and
+ * hugetlb mappings are not accounted in any mode, and MAP_DROPPABLE keeps
+ * VM_NORESERVE in mode 2 too.  The caller holds the mm's mmap lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm.h>
+#include <linux/string.h>
 
 #include "compat.h"
 #include "vforkacct.h"
@@ -20,15 +27,20 @@ void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c)
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
 
-	c->acct_pages = 0;
-	c->fork_pages = 0;
+	memset(c, 0, sizeof(*c));
 	for_each_vma(vmi, vma) {
 		vm_flags_t flags = vfa_vma_flags(vma);
 
-		if (!(flags & VM_ACCOUNT))
-			continue;
-		c->acct_pages += vma_pages(vma);
-		if (!(flags & VM_DONTCOPY))
-			c->fork_pages += vma_pages(vma);
+		if (flags & VM_ACCOUNT) {
+			c->acct_pages += vma_pages(vma);
+			if (!(flags & VM_DONTCOPY))
+				c->fork_pages += vma_pages(vma);
+		} else if ((flags & (VM_NORESERVE | VM_WRITE | VM_SHARED |
+				     VM_HUGETLB | VFA_VM_DROPPABLE)) ==
+			   (VM_NORESERVE | VM_WRITE)) {
+			c->noreserve_pages += vma_pages(vma);
+			if (!(flags & VM_DONTCOPY))
+				c->noreserve_fork_pages += vma_pages(vma);
+		}
 	}
 }

@@ -10,6 +10,7 @@
 #define VFORKACCT_COMPAT_H
 
 #include <linux/cgroup.h>
+#include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/sched.h>
 
@@ -56,6 +57,13 @@ static inline vm_flags_t vfa_vma_flags(const struct vm_area_struct *vma)
 	return vma->vm_flags;
 #endif
 }
+
+/* 6.11 added MAP_DROPPABLE (VM_DROPPABLE, VM_NONE where unsupported). */
+#ifdef VM_DROPPABLE
+#define VFA_VM_DROPPABLE VM_DROPPABLE
+#else
+#define VFA_VM_DROPPABLE VM_NONE
+#endif
 
 /*
  * The cgroup v2 id of @p's cgroup (what cgroup2's directory inode numbers

@@ -32,15 +32,44 @@
 #include "compat.h"
 #include "vforkacct.h"
 
+/*
+ * The parent's side of a record: @current's ids, and the child's pid when
+ * there is one (none for a fork the kernel refused).
+ */
+void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child)
+{
+	struct pid_namespace *ns;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->time_ns = ktime_get_boottime_ns();
+	rec->ppid = current->tgid;
+	rec->pid = child ? child->tgid : 0;
+	memcpy(rec->comm, current->comm, TASK_COMM_LEN);
+	rec->comm[TASK_COMM_LEN - 1] = '\0';
+	rec->uid = from_kuid_munged(&init_user_ns, current_euid());
+	rcu_read_lock();
+	rec->cgroup_id = vfa_task_cgroup_id(current);
+	ns = task_active_pid_ns(current);
+	if (ns != &init_pid_ns) {
+		/* What a reader in the parent's namespace may see. */
+		rec->ns_inum = ns->ns.inum;
+		rec->ns_birth = vfa_pid_ns_birth(ns);
+		rec->ns_ppid = task_tgid_nr_ns(current, ns);
+		rec->ns_pid = child ? task_tgid_nr_ns(child, ns) : 0;
+	}
+	rcu_read_unlock();
+}
+
 static void vfa_probe_newtask(void *data, struct task_struct *child,
 			      VFA_CLONE_FLAGS_T clone_flags)
 {
 	u64 start = local_clock();
-	struct pid_namespace *ns;
 	struct vfa_judgement j;
 	struct vfa_record rec;
-	struct vfa_charge c;
-	long charge = 0;
+	struct vfa_charge c = { 0 };
+	long charge = 0, nr = 0;
+	bool known = true;
+	u8 kind;
 
 	/* Kernel threads, io/vhost workers and usermode helpers (no mm). */
 	if ((child->flags & VFA_NOT_USER) || !child->mm ||
@@ -52,9 +81,8 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 		return;
 	}
 
-	memset(&rec, 0, sizeof(rec));
 	if (!(clone_flags & CLONE_VM)) {
-		rec.kind = VFA_FORK;
+		kind = VFA_FORK;
 		/*
 		 * Only /proc readers of the new child could hold its lock;
 		 * if one does, say so rather than guess the charge.
@@ -63,41 +91,35 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 			vfa_charge_walk(child->mm, &c);
 			mmap_read_unlock(child->mm);
 			charge = c.acct_pages;
+			nr = c.noreserve_pages;
 		} else {
-			charge = -1;
+			/* The kernel's own requests still tell the charge. */
+			charge = vfa_forking_charge();
+			known = false;
 		}
 	} else if (clone_flags & CLONE_VFORK) {
-		rec.kind = VFA_VFORK;
+		kind = VFA_VFORK;
 	} else {
-		rec.kind = VFA_VMCLONE;
+		kind = VFA_VMCLONE;
 	}
 
+	/*
+	 * As mode 2 would see it: the parent's MAP_NORESERVE memory already
+	 * committed, and the child's copy of it charged on top (the child's
+	 * is the parent's but for MADV_DONTFORK ranges).
+	 */
 	vfa_judge(vfa_has_sys_admin(current_cred()),
-		  READ_ONCE(current->mm->total_vm), max(charge, 0L),
-		  vm_memory_committed(), &j);
+		  READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
+		  vm_memory_committed() + 2 * nr, &j);
 
-	rec.time_ns = ktime_get_boottime_ns();
-	rec.ppid = current->tgid;
-	rec.pid = child->tgid;
+	vfa_fill_parent(&rec, child);
+	rec.kind = kind;
 	rec.charge_kb = charge < 0 ? -1 : charge * (PAGE_SIZE / 1024);
-	rec.committed_kb = j.committed_kb;
+	rec.noreserve_kb = known ? nr * (PAGE_SIZE / 1024) : -1;
+	rec.committed_kb = j.committed_kb - nr * (PAGE_SIZE / 1024);
 	rec.allowed_kb = j.allowed_kb;
-	rec.verdict = charge < 0 ? VFA_UNKNOWN : j.verdict;
+	rec.verdict = known ? j.verdict : VFA_UNKNOWN;
 	rec.outcome = VFA_RUNNING;
-	memcpy(rec.comm, current->comm, TASK_COMM_LEN);
-	rec.comm[TASK_COMM_LEN - 1] = '\0';
-	rec.uid = from_kuid_munged(&init_user_ns, current_euid());
-	rcu_read_lock();
-	rec.cgroup_id = vfa_task_cgroup_id(current);
-	ns = task_active_pid_ns(current);
-	if (ns != &init_pid_ns) {
-		/* What a reader in the parent's namespace may see. */
-		rec.ns_inum = ns->ns.inum;
-		rec.ns_birth = vfa_pid_ns_birth(ns);
-		rec.ns_ppid = task_tgid_nr_ns(current, ns);
-		rec.ns_pid = task_tgid_nr_ns(child, ns);
-	}
-	rcu_read_unlock();
 
 	vfa_ledger_fork(&rec, child, j.min_limit_kb, start);
 	vfa_trace_fork(&rec);

@@ -171,7 +171,7 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		counters.forks++;
 		if (rec->charge_kb > 0)
 			counters.charged_kb += rec->charge_kb;
-		else if (rec->charge_kb < 0)
+		if (rec->verdict == VFA_UNKNOWN)
 			counters.lock_misses++;
 		if (rec->verdict == VFA_FAIL)
 			counters.would_fail++;
@@ -189,6 +189,16 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 	if (!vfa_track_add(child, rec))
 		counters.untracked++;
 	vfa_account_probe(probe_start);
+	raw_spin_unlock(&vfa_lock);
+}
+
+/* Logs a fork the kernel refused: there is no child to follow. */
+void vfa_ledger_refused(struct vfa_record *rec)
+{
+	raw_spin_lock(&vfa_lock);
+	rec->seq = counters.logged++;
+	counters.refused++;
+	ring[rec->seq % log_size] = *rec;
 	raw_spin_unlock(&vfa_lock);
 }
 

@@ -27,12 +27,17 @@ static int __init vfa_init(void)
 	ret = vfa_procfs_init();
 	if (ret)
 		goto err_ledger;
-	ret = vfa_hooks_init();
+	ret = vfa_commit_init();
 	if (ret)
 		goto err_procfs;
+	ret = vfa_hooks_init();
+	if (ret)
+		goto err_commit;
 	pr_info("loaded: log_size %u\n", vfa_log_size());
 	return 0;
 
+err_commit:
+	vfa_commit_exit();
 err_procfs:
 	vfa_procfs_exit();
 err_ledger:
@@ -43,6 +48,7 @@ err_ledger:
 static void __exit vfa_exit(void)
 {
 	vfa_hooks_exit();
+	vfa_commit_exit();
 	vfa_procfs_exit();
 	vfa_ledger_exit();
 	pr_info("unloaded\n");

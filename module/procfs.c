@@ -3,7 +3,8 @@
  * vforkacct: /proc/vforkacct/, the module's whole user interface.
  *
  * summary (0444) counters; forks (0400) the log; tasks (0400) what a fork
- * of each process would cost now; control (0200) "reset".  forks and
+ * of each process would cost now; programs (0400) which programs' commit
+ * requests strict mode would refuse; control (0200) "reset".  forks and
  * tasks name every process and its memory, and control clears what the
  * whole system counted: mode bits alone would let root in a container
  * without a user namespace (it keeps CAP_DAC_OVERRIDE) read the host's
@@ -20,6 +21,8 @@
 #include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mutex.h>
+#include <linux/jiffies.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
@@ -80,14 +83,88 @@ static void vfa_num(struct seq_file *m, const char *name, u64 v)
 	seq_printf(m, "%-18s %12llu\n", name, v);
 }
 
+/*
+ * Private writable MAP_NORESERVE memory of every process: what mode 2
+ * would add to the commit.  A walk of every mm, so summary readers (anyone)
+ * get a figure at most a second old rather than a walk each.
+ */
+static DEFINE_MUTEX(vfa_noreserve_mutex);
+static unsigned long vfa_noreserve_pages;
+static unsigned long vfa_noreserve_stamp;	/* jiffies + 1; 0: never */
+
+static unsigned long vfa_noreserve_walk(void)
+{
+	struct task_struct *p, *task;
+	struct pid **pids;
+	unsigned long total = 0;
+	unsigned int n = 0, cap = 64, i;
+
+	rcu_read_lock();
+	for_each_process(p)
+		cap++;
+	rcu_read_unlock();
+	pids = kvmalloc_array(cap, sizeof(*pids), GFP_KERNEL);
+	if (!pids)
+		return 0;
+	rcu_read_lock();
+	for_each_process(p) {
+		if (p->flags & VFA_NOT_USER)
+			continue;
+		if (n == cap)
+			break;
+		pids[n++] = get_pid(task_tgid(p));
+	}
+	rcu_read_unlock();
+
+	for (i = 0; i < n; i++) {
+		struct mm_struct *mm = NULL;
+		struct vfa_charge c;
+
+		task = get_pid_task(pids[i], PIDTYPE_TGID);
+		/* A vfork child shares its parent's mm: count that once. */
+		if (task && !READ_ONCE(task->vfork_done))
+			mm = get_task_mm(task);
+		if (task)
+			put_task_struct(task);
+		if (mm && !mmap_read_lock_killable(mm)) {
+			vfa_charge_walk(mm, &c);
+			mmap_read_unlock(mm);
+			total += c.noreserve_pages;
+		}
+		if (mm)
+			mmput(mm);
+		put_pid(pids[i]);
+		cond_resched();
+	}
+	kvfree(pids);
+	return total;
+}
+
+static unsigned long vfa_noreserve_kb(void)
+{
+	unsigned long pages;
+
+	mutex_lock(&vfa_noreserve_mutex);
+	if (!vfa_noreserve_stamp ||
+	    time_after(jiffies, vfa_noreserve_stamp - 1 + HZ)) {
+		vfa_noreserve_pages = vfa_noreserve_walk();
+		vfa_noreserve_stamp = jiffies + 1;
+	}
+	pages = vfa_noreserve_pages;
+	mutex_unlock(&vfa_noreserve_mutex);
+	return pages * (PAGE_SIZE / 1024);
+}
+
 static int vfa_summary_show(struct seq_file *m, void *v)
 {
 	time64_t load_time, reset_time;
+	struct vfa_commit_stats cs;
 	struct vfa_counters c;
 	bool estimated;
 	long limit = vfa_limit_kb(&estimated);
 
 	vfa_ledger_counters(&c);
+	vfa_commit_stats(&cs);
 	vfa_kb(m, "limit:", limit);
 	seq_printf(m, "%-18s %12s\n", "limit_source:",
 		   estimated ? "estimate" : "param");
@@ -111,6 +188,14 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 	vfa_num(m, "lock_misses:", c.lock_misses);
 	vfa_num(m, "probe_ns:", c.probe_ns);
 	vfa_num(m, "probe_max_ns:", c.probe_max_ns);
+	vfa_num(m, "refused:", c.refused);
+	/* A fork is one request: the kernel's per-VMA ones are its parts. */
+	vfa_num(m, "commits:", cs.commits + c.forks);
+	vfa_num(m, "commits_would_fail:", cs.would_fail + c.would_fail);
+	vfa_kb(m, "min_safe_limit_all:",
+	       max(cs.min_safe_kb, c.min_safe_limit_kb));
+	vfa_num(m, "commit_misses:", cs.misses);
+	vfa_kb(m, "noreserve:", vfa_noreserve_kb());
 	vfa_ledger_times(&load_time, &reset_time);
 	seq_printf(m, "%-18s %12lld\n", "load_time:", (long long)load_time);
 	seq_printf(m, "%-18s %12lld\n", "reset_time:", (long long)reset_time);
@@ -157,7 +242,7 @@ static int vfa_forks_show(struct seq_file *m, void *v)
 	pid_t ppid, pid;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "seq time_ns ppid pid comm kind charge_kB committed_kB allowed_kB verdict outcome life_us faults exec_comm uid cgroup_id\n");
+		seq_puts(m, "seq time_ns ppid pid comm kind charge_kB committed_kB allowed_kB verdict outcome life_us faults exec_comm uid cgroup_id noreserve_kB mode2_charge_kB\n");
 		return 0;
 	}
 	r = &it->rec;
@@ -169,7 +254,11 @@ static int vfa_forks_show(struct seq_file *m, void *v)
 		ppid = r->ns_ppid;
 		pid = r->ns_pid;
 	}
-	seq_printf(m, "%llu %llu %d %d ", r->seq, r->time_ns, ppid, pid);
+	seq_printf(m, "%llu %llu %d ", r->seq, r->time_ns, ppid);
+	if (r->outcome == VFA_REFUSED)
+		seq_puts(m, "- ");	/* there is no child */
+	else
+		seq_printf(m, "%d ", pid);
 	vfa_seq_comm(m, r->comm);
 	seq_printf(m, " %s ", vfa_kind_name(r->kind));
 	if (r->charge_kb < 0)
@@ -179,12 +268,17 @@ static int vfa_forks_show(struct seq_file *m, void *v)
 	seq_printf(m, " %ld %ld %s %s ", r->committed_kb, r->allowed_kb,
 		   vfa_verdict_name(r->verdict),
 		   vfa_outcome_name(r->outcome));
-	if (r->outcome == VFA_RUNNING)
+	if (r->outcome == VFA_RUNNING || r->outcome == VFA_REFUSED)
 		seq_puts(m, "- - ");
 	else
 		seq_printf(m, "%llu %llu ", r->life_us, r->faults);
 	vfa_seq_comm(m, r->exec_comm);
-	seq_printf(m, " %u %llu\n", r->uid, r->cgroup_id);
+	seq_printf(m, " %u %llu ", r->uid, r->cgroup_id);
+	if (r->charge_kb < 0 || r->noreserve_kb < 0)
+		seq_puts(m, "- -\n");
+	else
+		seq_printf(m, "%ld %ld\n", r->noreserve_kb,
+			   r->charge_kb + r->noreserve_kb);
 	return 0;
 }
 
@@ -262,7 +356,7 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	int ret = 0;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "pid ppid comm committed_kB fork_charge_kB fork_now\n");
+		seq_puts(m, "pid ppid comm committed_kB fork_charge_kB fork_now noreserve_kB mode2_committed_kB mode2_fork_charge_kB\n");
 		return 0;
 	}
 	task = get_pid_task(*(struct pid **)v, PIDTYPE_TGID);
@@ -281,8 +375,10 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	cred = get_task_cred(task);
 	admin = vfa_has_sys_admin(cred);
 	put_cred(cred);
-	vfa_judge(admin, total_vm, c.fork_pages,
-		  vm_memory_committed() + c.fork_pages, &j);
+	/* As mode 2 would: its MAP_NORESERVE memory committed, and copied. */
+	vfa_judge(admin, total_vm, c.fork_pages + c.noreserve_fork_pages,
+		  vm_memory_committed() + c.noreserve_pages + c.fork_pages +
+		  c.noreserve_fork_pages, &j);
 
 	/* 0: it exited since open and its pid is gone; say nothing of it. */
 	pid = task_tgid_nr_ns(task, t->ns);
@@ -291,9 +387,13 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	get_task_comm(comm, task);
 	seq_printf(m, "%d %d ", pid, task_ppid_nr_ns(task, t->ns));
 	vfa_seq_comm(m, comm);
-	seq_printf(m, " %lu %lu %s\n", c.acct_pages * (PAGE_SIZE / 1024),
+	seq_printf(m, " %lu %lu %s %lu %lu %lu\n",
+		   c.acct_pages * (PAGE_SIZE / 1024),
 		   c.fork_pages * (PAGE_SIZE / 1024),
-		   vfa_verdict_name(j.verdict));
+		   vfa_verdict_name(j.verdict),
+		   c.noreserve_pages * (PAGE_SIZE / 1024),
+		   (c.acct_pages + c.noreserve_pages) * (PAGE_SIZE / 1024),
+		   (c.fork_pages + c.noreserve_fork_pages) * (PAGE_SIZE / 1024));
 put_mm:
 	mmput(mm);
 put_task:
@@ -372,6 +472,73 @@ static const struct proc_ops vfa_tasks_fops = {
 	.proc_release = vfa_tasks_release,
 };
 
+/* ---- programs: each CPU's table, merged by program at open ---- */
+
+struct vfa_programs {
+	unsigned int n, cap;
+	struct vfa_program p[];
+};
+
+static void vfa_programs_add(const struct vfa_program *p, void *arg)
+{
+	struct vfa_programs *t = arg;
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++) {
+		struct vfa_program *q = &t->p[i];
+
+		if (q->uid == p->uid && !strncmp(q->comm, p->comm,
+						 TASK_COMM_LEN)) {
+			q->count += p->count;
+			q->largest_kb = max(q->largest_kb, p->largest_kb);
+			q->min_safe_kb = max(q->min_safe_kb, p->min_safe_kb);
+			return;
+		}
+	}
+	if (t->n < t->cap)
+		t->p[t->n++] = *p;
+}
+
+static int vfa_programs_show(struct seq_file *m, void *v)
+{
+	struct vfa_programs *t;
+	unsigned int i;
+
+	seq_puts(m, "comm uid would_fail largest_kB min_safe_kB\n");
+	/* Programs are not namespaced: only the initial namespace sees them. */
+	if (task_active_pid_ns(current) != &init_pid_ns)
+		return 0;
+	t = kvmalloc(struct_size(t, p, VFA_PROGRAMS * num_possible_cpus()),
+		     GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	t->n = 0;
+	t->cap = VFA_PROGRAMS * num_possible_cpus();
+	vfa_commit_programs(vfa_programs_add, t);
+	for (i = 0; i < t->n; i++) {
+		vfa_seq_comm(m, t->p[i].comm);
+		seq_printf(m, " %u %llu %llu %llu\n", t->p[i].uid,
+			   t->p[i].count, t->p[i].largest_kb,
+			   t->p[i].min_safe_kb);
+	}
+	kvfree(t);
+	return 0;
+}
+
+static int vfa_programs_open(struct inode *inode, struct file *file)
+{
+	int ret = vfa_may_open();
+
+	return ret ? ret : single_open(file, vfa_programs_show, NULL);
+}
+
+static const struct proc_ops vfa_programs_fops = {
+	.proc_open = vfa_programs_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
 /* ---- control ---- */
 
 static ssize_t vfa_control_write(struct file *file, const char __user *ubuf,
@@ -391,6 +558,7 @@ static ssize_t vfa_control_write(struct file *file, const char __user *ubuf,
 	if (task_active_pid_ns(current) != &init_pid_ns)
 		return -EPERM;
 	vfa_ledger_reset();
+	vfa_commit_reset();
 	return len;
 }
 
@@ -413,6 +581,7 @@ int vfa_procfs_init(void)
 	if (!proc_create_single("summary", 0444, vfa_dir, vfa_summary_show) ||
 	    !proc_create("forks", 0400, vfa_dir, &vfa_forks_fops) ||
 	    !proc_create("tasks", 0400, vfa_dir, &vfa_tasks_fops) ||
+	    !proc_create("programs", 0400, vfa_dir, &vfa_programs_fops) ||
 	    !proc_create("control", 0200, vfa_dir, &vfa_control_fops)) {
 		proc_remove(vfa_dir);
 		return -ENOMEM;

@@ -11,7 +11,7 @@
 
 static const char * const vfa_kinds[] = { "fork", "vfork", "vmclone" };
 static const char * const vfa_verdicts[] = { "ok", "fail", "unknown" };
-static const char * const vfa_outcomes[] = { "running", "exec", "exit" };
+static const char * const vfa_outcomes[] = { "running", "exec", "exit", "refused" };
 
 const char *vfa_kind_name(u8 kind)
 {

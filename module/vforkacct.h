@@ -4,8 +4,9 @@
  *
  * One file per concern: hooks.c (tracepoint probes), charge.c (what a fork
  * is charged), model.c (the strict-overcommit verdict and its parameters),
- * ledger.c (counters, the fork log ring and child tracking), procfs.c
- * (/proc/vforkacct/), trace.c (trace events) and main.c (load, unload).
+ * ledger.c (counters, the fork log ring and child tracking), commit.c
+ * (every commit request, refused forks), procfs.c (/proc/vforkacct/),
+ * trace.c (trace events) and main.c (load, unload).
  */
 #ifndef VFORKACCT_H
 #define VFORKACCT_H
@@ -21,7 +22,7 @@ struct cred;
 
 enum vfa_kind { VFA_FORK, VFA_VFORK, VFA_VMCLONE };
 enum vfa_verdict { VFA_OK, VFA_FAIL, VFA_UNKNOWN };
-enum vfa_outcome { VFA_RUNNING, VFA_EXEC, VFA_EXIT };
+enum vfa_outcome { VFA_RUNNING, VFA_EXEC, VFA_EXIT, VFA_REFUSED };
 
 /* One line of /proc/vforkacct/forks. */
 struct vfa_record {
@@ -32,6 +33,7 @@ struct vfa_record {
 	long charge_kb;		/* -1: unknown (mmap lock was busy) */
 	long committed_kb;	/* system commit before this fork's charge */
 	long allowed_kb;	/* the model's threshold for this fork */
+	long noreserve_kb;	/* MAP_NORESERVE memory mode 2 would charge */
 	u64 cgroup_id;		/* the parent's cgroup v2 id, 0: unknown */
 	u32 uid;		/* the parent's euid, initial user namespace */
 	/* The parent's pid namespace, when not the initial one, and */
@@ -63,6 +65,7 @@ struct vfa_counters {
 	u64 min_safe_limit_kb;
 	u64 logged;
 	u64 untracked;
+	u64 refused;
 	u64 lock_misses;
 	u64 probe_ns;
 	u64 probe_max_ns;
@@ -72,6 +75,9 @@ struct vfa_counters {
 struct vfa_charge {
 	unsigned long acct_pages;	/* VM_ACCOUNT pages: the mm's commit */
 	unsigned long fork_pages;	/* ... a fork would copy and charge */
+	/* MAP_NORESERVE memory that mode 2 would have accounted: */
+	unsigned long noreserve_pages;		/* all of it */
+	unsigned long noreserve_fork_pages;	/* ... that a fork copies */
 };
 
 void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c);
@@ -101,10 +107,38 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		     u64 min_limit_kb, u64 probe_start);
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec);
+void vfa_ledger_refused(struct vfa_record *rec);
 void vfa_ledger_reset(void);
 void vfa_ledger_counters(struct vfa_counters *c);
 void vfa_ledger_times(time64_t *load_time, time64_t *reset_time);
 bool vfa_ledger_read(u64 *seq, struct vfa_record *rec);
+
+/* commit.c */
+#define VFA_PROGRAMS	8	/* per CPU */
+
+/* A program whose commit requests strict mode would refuse. */
+struct vfa_program {
+	char comm[TASK_COMM_LEN];
+	u32 uid;
+	u64 count;		/* requests that would fail */
+	u64 largest_kb;		/* the largest of them */
+	u64 min_safe_kb;	/* CommitLimit that would let them all pass */
+};
+
+struct vfa_commit_stats {
+	u64 commits;		/* requests judged, forks' not included */
+	u64 would_fail;
+	u64 min_safe_kb;
+	u64 misses;		/* requests or forks that went unseen */
+};
+
+int vfa_commit_init(void);
+void vfa_commit_exit(void);
+long vfa_forking_charge(void);
+void vfa_commit_stats(struct vfa_commit_stats *s);
+void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
+			 void *arg);
+void vfa_commit_reset(void);
 
 /* trace.c; kind, verdict, outcome are short strings so bpftrace prints them */
 #define VFA_STR_LEN 8
@@ -128,6 +162,7 @@ void vfa_trace_outcome(const struct vfa_record *r);
 u64 vfa_pid_ns_birth(struct pid_namespace *ns);
 
 /* hooks.c */
+void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child);
 int vfa_hooks_init(void);
 void vfa_hooks_exit(void);
 

@@ -29,7 +29,9 @@ TRACE_EVENT(vforkacct_fork,
 			     __field(long, allowed_kb)
 			     __array(char, verdict, VFA_STR_LEN)
 			     __field(u32, uid)
-			     __field(u64, cgroup_id)),
+			     __field(u64, cgroup_id)
+			     __array(char, outcome, VFA_STR_LEN)
+			     __field(long, noreserve_kb)),
 	    TP_fast_assign(__entry->seq = r->seq;
 			   __entry->ppid = r->ppid;
 			   __entry->pid = r->pid;
@@ -42,12 +44,16 @@ TRACE_EVENT(vforkacct_fork,
 			   vfa_trace_str(__entry->verdict,
 					 vfa_verdict_name(r->verdict));
 			   __entry->uid = r->uid;
-			   __entry->cgroup_id = r->cgroup_id),
-	    TP_printk("seq=%llu ppid=%d pid=%d comm=%s kind=%s charge_kb=%ld committed_kb=%ld allowed_kb=%ld verdict=%s uid=%u cgroup_id=%llu",
+			   __entry->cgroup_id = r->cgroup_id;
+			   vfa_trace_str(__entry->outcome,
+					 vfa_outcome_name(r->outcome));
+			   __entry->noreserve_kb = r->noreserve_kb),
+	    TP_printk("seq=%llu ppid=%d pid=%d comm=%s kind=%s charge_kb=%ld committed_kb=%ld allowed_kb=%ld verdict=%s uid=%u cgroup_id=%llu outcome=%s noreserve_kb=%ld",
 		      __entry->seq, __entry->ppid, __entry->pid,
 		      __entry->comm, __entry->kind, __entry->charge_kb,
 		      __entry->committed_kb, __entry->allowed_kb,
-		      __entry->verdict, __entry->uid, __entry->cgroup_id)
+		      __entry->verdict, __entry->uid, __entry->cgroup_id,
+		      __entry->outcome, __entry->noreserve_kb)
 );
 
 TRACE_EVENT(vforkacct_outcome,

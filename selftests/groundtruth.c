@@ -40,6 +40,13 @@
  * overcommit_ratio is 90 (CommitLimit 1.8 GB, nothing is ever touched) to
  * keep the headroom, and with it the 3% margin, large.
  *
+ * Two more settings hold M the ways mode 0 does not commit: "arena" as
+ * glibc makes a thread arena (mmap PROT_NONE with MAP_NORESERVE, then
+ * mprotect RW) and "noreserve" (a private writable MAP_NORESERVE map).
+ * Mode 2 ignores MAP_NORESERVE, so there M is committed and charged to the
+ * fork just as in "default"; in mode 0 nothing of M is, and the model's
+ * mode-2 projection must add it (noreserve_kB) to be right.
+ *
  * Each mode 2 run lasts about a second, and only holders' children may
  * fail in it.  A guard process restores vm.overcommit_memory and the other
  * sysctls changed here when this program ends, however it ends (even
@@ -59,22 +66,36 @@
 
 #define NPCT	6
 #define NCRED	2
-#define NSET	2
+#define NSET	4
 static const int pcts[NPCT] = { 50, 90, 97, 103, 110, 150 };
 static const char * const creds[NCRED] = { "root", "nocap" };
 #define M0	0
 #define M2	1
 static const char * const modes[2] = { "mode 0", "mode 2" };
 
+/* How the holder maps M. */
+enum style {
+	PLAIN,		/* private writable: committed in every mode */
+	ARENA,		/* glibc's thread arenas: PROT_NONE + MAP_NORESERVE,
+			 * then mprotect RW */
+	NORESERVE,	/* private writable MAP_NORESERVE */
+};
+
 /* The settings the series runs in; -1: as the guest has it. */
 static const struct set {
 	const char *name;	/* test names leave "default" out */
 	long long ratio, admin_kbytes, user_kbytes;
 	size_t pad_mb;		/* PROT_NONE, MADV_DONTFORK address space */
+	enum style style;
 } sets[NSET] = {
-	{ "default", -1, -1, -1, 0 },
-	{ "bigres", 90, 131072, 1048576, 3072 },
+	{ "default", -1, -1, -1, 0, PLAIN },
+	{ "arena", -1, -1, -1, 0, ARENA },
+	{ "noreserve", -1, -1, -1, 0, NORESERVE },
+	{ "bigres", 90, 131072, 1048576, 3072, PLAIN },
 };
+
+/* Arena style: address space reserved beyond M, never made writable. */
+#define ARENA_SPARE_MB	64
 
 /* The kernel's CommitLimit and reserves, kB; the module is synced to them. */
 static long long limit_kb, admin_kb, user_kb;
@@ -108,6 +129,7 @@ struct obs {
 	struct forked fk;
 	char fork_now[16];	/* tasks, just before the fork */
 	long tasks_charge_kb;
+	long tasks_nr_kb;	/* tasks' noreserve_kB */
 	bool have_row;
 	struct vfa_row row;
 };
@@ -130,6 +152,35 @@ static long long allowed_for(bool nocap, long long vmsize_kb)
 static long long per_mille(long long charge, long long headroom)
 {
 	return headroom > 0 ? charge * 1000 / headroom : 999999;
+}
+
+/*
+ * Maps @len bytes of M.  In mode 2 every style is committed (MAP_NORESERVE
+ * is ignored there), so the series' arithmetic is the same for all; in
+ * mode 0 only PLAIN is, and the model must add the rest itself.
+ */
+static int map_m(enum style style, size_t len)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	void *p;
+
+	switch (style) {
+	case ARENA:
+		p = mmap(NULL, len + ((size_t)ARENA_SPARE_MB << 20), PROT_NONE,
+			 flags | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		return len ? mprotect(p, len, PROT_READ | PROT_WRITE) : 0;
+	case NORESERVE:
+		flags |= MAP_NORESERVE;
+		break;
+	default:
+		break;
+	}
+	if (!len)
+		return 0;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	return p == MAP_FAILED ? -1 : 0;
 }
 
 static void holder(const struct set *st, int pct, bool nocap, int up,
@@ -164,6 +215,9 @@ static void holder(const struct set *st, int pct, bool nocap, int up,
 		rd.err = EIO;
 		goto send;
 	}
+	/* The arena's PROT_NONE spare counts in total_vm, so in the reserve. */
+	if (st->style == ARENA)
+		t0 += ARENA_SPARE_MB << 10;
 	/*
 	 * The smallest M (pages) whose fork demand reaches pct% of the
 	 * headroom left once M is mapped: demand grows with M, headroom
@@ -181,8 +235,7 @@ static void holder(const struct set *st, int pct, bool nocap, int up,
 			lo = m / 4 + 1;
 	}
 	rd.map_kb = lo * 4;
-	if (mmap(NULL, rd.map_kb << 10, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+	if (map_m(st->style, rd.map_kb << 10)) {
 		rd.err = errno;
 		goto send;
 	}
@@ -246,6 +299,7 @@ static void run_case(int si, int mode, int ci, int pi)
 		if (t) {
 			snprintf(o->fork_now, sizeof(o->fork_now), "%s", t->fork_now);
 			o->tasks_charge_kb = t->fork_charge_kb;
+			o->tasks_nr_kb = t->noreserve_kb;
 		}
 		free(tasks);
 		if (write(down[1], "g", 1) != 1 ||
@@ -437,9 +491,11 @@ static bool row_matches(int si, int ci, int pi)
 	return true;
 }
 
+/* As mode 2 would see it: MAP_NORESERVE memory committed and charged. */
 static long long row_demand_pm(const struct vfa_row *r)
 {
-	return per_mille(r->charge_kb, r->allowed_kb - r->committed_kb);
+	return per_mille(r->mode2_charge_kb,
+			 r->allowed_kb - r->committed_kb - r->noreserve_kb);
 }
 
 static void print_table(int si)
@@ -500,15 +556,23 @@ static bool inputs_match(void)
 					bad++;
 					continue;
 				}
+				long long nr = sets[si].style == PLAIN ?
+					0 : o->rd.map_kb;
+
 				if (o->row.charge_kb == o->rd.charge_kb &&
 				    o->tasks_charge_kb == o->rd.charge_kb &&
-				    o->row.allowed_kb == o->rd.allowed_kb)
+				    o->row.allowed_kb == o->rd.allowed_kb &&
+				    o->row.noreserve_kb == nr &&
+				    o->row.mode2_charge_kb == o->rd.charge_kb + nr &&
+				    o->tasks_nr_kb == nr)
 					continue;
-				ktap_info("%s %s %d%%: charge row %ld tasks %ld smaps %lld; allowed row %ld kernel %lld",
+				ktap_info("%s %s %d%%: charge row %ld tasks %ld smaps %lld; allowed row %ld kernel %lld; noreserve row %ld tasks %ld want %lld; mode2_charge row %ld",
 					  sets[si].name, creds[ci], pcts[pi],
 					  o->row.charge_kb, o->tasks_charge_kb,
 					  o->rd.charge_kb, o->row.allowed_kb,
-					  o->rd.allowed_kb);
+					  o->rd.allowed_kb, o->row.noreserve_kb,
+					  o->tasks_nr_kb, nr,
+					  o->row.mode2_charge_kb);
 				bad++;
 			}
 		}

@@ -87,17 +87,20 @@ struct vfa_row *vfa_forks(int *n)
 		return NULL;
 	line = strtok_r(s, "\n", &save);	/* the header */
 	while ((line = strtok_r(NULL, "\n", &save))) {
-		char charge[32], life[32], faults[32];
+		char pid[32], charge[32], life[32], faults[32], nr[32], m2[32];
 		struct vfa_row r;
 
-		if (sscanf(line, "%llu %llu %d %d %63s %15s %31s %ld %ld %15s %15s %31s %31s %63s %u %llu",
-			   &r.seq, &r.time_ns, &r.ppid, &r.pid, r.comm, r.kind,
+		if (sscanf(line, "%llu %llu %d %31s %63s %15s %31s %ld %ld %15s %15s %31s %31s %63s %u %llu %31s %31s",
+			   &r.seq, &r.time_ns, &r.ppid, pid, r.comm, r.kind,
 			   charge, &r.committed_kb, &r.allowed_kb, r.verdict,
 			   r.outcome, life, faults, r.exec_comm, &r.uid,
-			   &r.cgroup_id) != 16) {
+			   &r.cgroup_id, nr, m2) != 18) {
 			printf("# bad forks line: %s\n", line);
 			continue;
 		}
+		r.pid = parse_num(pid);		/* -1: refused, no child */
+		r.noreserve_kb = parse_num(nr);
+		r.mode2_charge_kb = parse_num(m2);
 		r.charge_kb = parse_num(charge);
 		r.life_us = parse_num(life);
 		r.faults = parse_num(faults);
@@ -260,7 +263,7 @@ void *map_private(size_t mb, bool dirty)
 struct vfa_task *vfa_tasks(int *n)
 {
 	static const char header[] =
-		"pid ppid comm committed_kB fork_charge_kB fork_now";
+		"pid ppid comm committed_kB fork_charge_kB fork_now noreserve_kB mode2_committed_kB mode2_fork_charge_kB";
 	char *s = read_file(VFA_PROC "/tasks"), *line, *save = NULL;
 	struct vfa_task *rows = NULL;
 	int cap = 0;
@@ -279,9 +282,11 @@ struct vfa_task *vfa_tasks(int *n)
 		struct vfa_task t;
 		int end = -1;
 
-		if (sscanf(line, "%d %d %63s %ld %ld %15s%n", &t.pid, &t.ppid,
-			   t.comm, &t.committed_kb, &t.fork_charge_kb,
-			   t.fork_now, &end) != 6 || line[end]) {
+		if (sscanf(line, "%d %d %63s %ld %ld %15s %ld %ld %ld%n",
+			   &t.pid, &t.ppid, t.comm, &t.committed_kb,
+			   &t.fork_charge_kb, t.fork_now, &t.noreserve_kb,
+			   &t.mode2_committed_kb, &t.mode2_fork_charge_kb,
+			   &end) != 9 || line[end]) {
 			printf("# bad tasks line: %s\n", line);
 			goto bad;
 		}

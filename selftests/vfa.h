@@ -24,6 +24,7 @@ struct vfa_row {
 	char exec_comm[64];
 	unsigned int uid;				/* parent's euid */
 	unsigned long long cgroup_id;			/* parent's cgroup */
+	long noreserve_kb, mode2_charge_kb;		/* -1 for "-" */
 };
 
 /* A summary field ("forks", "limit", ...); exits the test if missing. */
@@ -59,6 +60,7 @@ struct vfa_task {
 	char comm[64];
 	long committed_kb, fork_charge_kb;
 	char fork_now[16];
+	long noreserve_kb, mode2_committed_kb, mode2_fork_charge_kb;
 };
 
 /*

@@ -65,6 +65,7 @@ sys.path.insert(0, os.path.join(TOP, "scripts"))
 from vforkacct_cli import attrib as A            # noqa: E402
 from vforkacct_cli import fmt as F               # noqa: E402
 from vforkacct_cli import parse as P             # noqa: E402
+from vforkacct_cli import stats as S             # noqa: E402
 from vforkacct_cli import watch as W             # noqa: E402
 
 
@@ -578,9 +579,9 @@ class TestReport(CliCase):
         self.assertEqual(r["schema"], "vforkacct-report/2")
         self.assertEqual(set(r), {"schema", "by", "summary", "log", "prompt_ms",
                                   "whatif", "groups", "spawn_candidates",
-                                  "note", "notes"})
-        self.assertEqual((r["by"], r["whatif"], r["note"], r["notes"]),
-                         ("comm", None, None, []))
+                                  "note", "notes", "programs"})
+        self.assertEqual((r["by"], r["whatif"], r["note"], r["notes"],
+                          r["programs"]), ("comm", None, None, [], None))
         self.assertIsInstance(r["summary"], dict)
         for k in ("limit_kb", "admin_reserve_kb", "user_reserve_kb",
                   "committed_kb", "forks", "vforks", "vm_clones", "threads",
@@ -724,6 +725,29 @@ class TestReport(CliCase):
                               r["whatif"]["would_fail"]), (0, 0, [], True, 0))
         finally:
             shutil.rmtree(d)
+
+    def test_programs_live(self):
+        """The live report names the programs whose commit requests would
+        fail, from /proc/vforkacct/programs (one line per CPU merged)."""
+        proc = FakeProc(module=True)
+        try:
+            path = os.path.join(proc.dir, "vforkacct", "programs")
+            write(path, "comm uid would_fail largest_kB min_safe_kB\n"
+                  "java 1000 2 524288 1600000\n"
+                  "make 0 1 4096 1100000\n"
+                  "java 1000 3 1048576 2100000\n")
+            os.chmod(path, 0o400)
+            rc, out, err = run(["report"], proc)
+            rcj, outj, errj = run(["report", "--json"], proc)
+        finally:
+            proc.close()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Programs whose commit requests would fail: java (uid "
+                      "1000): 5, the largest 1.00 GiB, make (uid 0): 1, the "
+                      "largest 4.0 MiB.", out)
+        self.assertEqual(json.loads(outj)["programs"][0],
+                         {"comm": "java", "uid": 1000, "would_fail": 5,
+                          "largest_kb": 1048576, "min_safe_kb": 2100000})
 
     def test_summary_only(self):
         # A captured summary without its log: what the summary allows.
@@ -1030,6 +1054,28 @@ class TestLimits(CliCase):
             shutil.rmtree(d)
 
 
+class TestModeTwoLog(CliCase):
+    """Records of a module that projects mode 2: refused forks and
+    MAP_NORESERVE memory."""
+
+    HDR = " ".join(P.COLUMNS) + " mode2_charge_kB\n"
+
+    def test_refused_not_a_fork_and_noreserve_counts(self):
+        lines = (self.HDR +
+                 # committed 100 + noreserve 50, charge 200 + 50: 400 - 380
+                 "1 1 10 11 srv fork 200 100 380 fail exit 5 1 - 0 1 50 250\n"
+                 "2 2 10 - srv fork 300 700 380 fail refused - - - 0 1 0 300\n"
+                 "3 3 10 12 srv fork 10 100 380 ok exit 5 1 - 0 1 0 10\n"
+                 ).splitlines(True)
+        groups, log = S.aggregate(P.ForksReader(iter(lines)), "comm", None, 0)
+        g = groups["srv"]
+        self.assertEqual((log.forks, g.forks, g.refused, log.would_fail),
+                         (2, 2, 1, 1))
+        # Without the noreserve projection the excess would be -80.
+        self.assertEqual(log.excess, 100 + 50 + 200 + 50 - 380)
+        self.assertEqual(S.min_safe(log.excess, 380, 4), 400 + 4)
+
+
 class TestAdvise(CliCase):
     def test_captured(self):
         rc, out, err = run(["advise", "--json", "--summary", SUMMARY,
@@ -1054,7 +1100,8 @@ class TestAdvise(CliCase):
     def test_text(self):
         out = self.ok(["advise", "--summary", SUMMARY, "--meminfo", MEMINFO])
         self.assertEqual(out, """\
-All 36 forks seen would have passed with a CommitLimit of at least 1.41 GiB (min_safe_limit).
+All 36 forks seen would have passed with a CommitLimit of at least 1.41 GiB (min_safe_limit).  This module does not judge other commit requests: mmap, brk and the like are not covered.
+Covers the forks and commit requests since the module was loaded or reset, and the MAP_NORESERVE memory of now (at most a second old), not its peaks in between.
 RAM for the ratio: MemTotal 1.93 GiB - Hugetlb 0 KiB; SwapTotal 0 KiB.
 Smallest vm.overcommit_ratio:   73  (CommitLimit 1.41 GiB)
 Smallest vm.overcommit_kbytes:  1474728  (CommitLimit 1.41 GiB)
@@ -1067,6 +1114,36 @@ then enforce strict overcommit:  sysctl -w vm.overcommit_memory=2
 """)
         out = self.ok(["advise", "--kb", "--summary", SUMMARY, "--meminfo", MEMINFO])
         self.assertIn("1010580 kB, is 464148 kB short", out)
+
+    def test_commits_and_noreserve(self):
+        """min_safe_limit_all (above the forks' own) plus the MAP_NORESERVE
+        memory is what the ratio is computed for."""
+        d = tempfile.mkdtemp()
+        try:
+            path = os.path.join(d, "summary")
+            write(path, read(SUMMARY) +
+                  "commits: 500\ncommits_would_fail: 2\n"
+                  "min_safe_limit_all: 1500000 kB\nnoreserve: 65536 kB\n")
+            rc, out, err = run(["advise", "--json", "--summary", path,
+                                "--meminfo", MEMINFO])
+            self.assertEqual(rc, 0, err)
+            j = json.loads(out)
+            self.assertEqual(j["min_safe_limit_kb"], 1474728)
+            self.assertEqual(j["min_safe_limit_all_kb"], 1500000)
+            self.assertEqual(j["noreserve_kb"], 65536)
+            self.assertEqual(j["need_kb"], 1565536)
+            self.assertEqual(j["kbytes"], 1565536)
+            self.assertGreaterEqual(j["ratio_limit_kb"], 1565536)
+            out = self.ok(["advise", "--kb", "--summary", path, "--meminfo",
+                           MEMINFO])
+            self.assertIn("36 forks and 500 commit requests seen would have "
+                          "passed with a CommitLimit of at least 1500000 kB "
+                          "(min_safe_limit_all; the forks alone: 1474728 kB)",
+                          out)
+            self.assertIn("Plus 65536 kB of MAP_NORESERVE memory", out)
+            self.assertIn("1565536 kB in all", out)
+        finally:
+            shutil.rmtree(d)
 
     def test_captured_needs_captured_meminfo(self):
         # Never this host's meminfo for a captured summary, even when the
@@ -1562,7 +1639,7 @@ class TestWatcher(CliCase):
         self.w = W.Watcher(out, W.Filters(args, a), 5.0, a, now=self.clock)
 
     def rec(self, seq, outcome="running", life="-", verdict="ok"):
-        return ("%d %d 1 %d p fork 100 10 1000 %s %s %s %s %s 0 2201\n" % (
+        return ("%d %d 1 %d p fork 100 10 1000 %s %s %s %s %s 0 2201 0\n" % (
             seq, seq * 10**9, 100 + seq, verdict, outcome, life,
             "-" if life == "-" else 5, "x" if outcome == "exec" else "-"))
 

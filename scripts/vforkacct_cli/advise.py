@@ -56,17 +56,29 @@ def add_parser(sub):
 
 
 def advise_data(summary, mem, cur):
+    """What to advise.  need_kb, what the ratio is computed for, is
+    min_safe_limit_all (every commit request and fork seen; a module that
+    has none: min_safe_limit) plus the MAP_NORESERVE memory held now, which
+    mode 2 would commit but this mode never asks for."""
     forks = summary.get("forks", 0)
     mins = summary.get("min_safe_limit_kb", 0)
+    mall = summary.get("min_safe_limit_all_kb")
+    nr = summary.get("noreserve_kb") or 0
+    base = max(mins or 0, mall or 0)
+    need = base + nr if base else 0
     d = {"min_safe_limit_kb": mins or None, "forks": forks,
+         "min_safe_limit_all_kb": mall, "noreserve_kb": nr,
+         "commits": summary.get("commits"),
+         "commits_would_fail": summary.get("commits_would_fail"),
+         "need_kb": need or None,
          "mem_total_kb": mem["MemTotal"], "hugetlb_kb": hugetlb_kb(mem),
          "swap_total_kb": mem["SwapTotal"],
          "current_limit_kb": mem.get("CommitLimit"),
          "ratio": None, "ratio_limit_kb": None,
          "kbytes": None, "kbytes_limit_kb": None, "whatif": None}
     d.update(cur)
-    if mins:
-        ratio, kbytes = advise_calc(mins, mem)
+    if need:
+        ratio, kbytes = advise_calc(need, mem)
         d["ratio"] = ratio
         d["ratio_limit_kb"] = commit_limit_kb(mem, ratio=ratio)
         if kbytes is not None:
@@ -146,14 +158,32 @@ def run(args):
 
 
 def print_advice(d, summary, cur, meminfo_file):
-    if not d["min_safe_limit_kb"]:
+    if not d["need_kb"]:
         print("No fork with a charge seen yet (forks: %d): nothing to advise. "
               "Run the workload with the module loaded, then ask again."
               % d["forks"])
         return
-    m = d["min_safe_limit_kb"]
-    print("All %s seen would have passed with a CommitLimit of at least %s "
-          "(min_safe_limit)." % (plural(d["forks"], "fork"), hkb(m)))
+    m = d["need_kb"]
+    if d["min_safe_limit_all_kb"] is None:
+        print("All %s seen would have passed with a CommitLimit of at least "
+              "%s (min_safe_limit).  This module does not judge other commit "
+              "requests: mmap, brk and the like are not covered."
+              % (plural(d["forks"], "fork"), hkb(d["min_safe_limit_kb"] or 0)))
+    else:
+        print("All %s and %s seen would have passed with a CommitLimit of at "
+              "least %s (min_safe_limit_all; the forks alone: %s)."
+              % (plural(d["forks"], "fork"),
+                 plural(d["commits"] or 0, "commit request"),
+                 hkb(max(d["min_safe_limit_all_kb"],
+                         d["min_safe_limit_kb"] or 0)),
+                 hkb(d["min_safe_limit_kb"] or 0)))
+    if d["noreserve_kb"]:
+        print("Plus %s of MAP_NORESERVE memory held now (glibc thread arenas "
+              "and the like), which strict mode would commit but this mode "
+              "never asks for: %s in all." % (hkb(d["noreserve_kb"]), hkb(m)))
+    print("Covers the forks and commit requests since the module was loaded "
+          "or reset, and the MAP_NORESERVE memory of now (at most a second "
+          "old), not its peaks in between.")
     res = (summary.get("admin_reserve_kb"), summary.get("user_reserve_kb"))
     now = (cur.get("current_admin_reserve_kbytes"),
            cur.get("current_user_reserve_kbytes"))

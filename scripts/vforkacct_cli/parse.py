@@ -91,17 +91,17 @@ def escape_comm(b):
 # the header's names and ignore columns they do not know.
 FORKS_HEADER = ("seq time_ns ppid pid comm kind charge_kB committed_kB "
                 "allowed_kB verdict outcome life_us faults exec_comm").split()
-FORKS_OPTIONAL = ["uid", "cgroup_id"]
+FORKS_OPTIONAL = ["uid", "cgroup_id", "noreserve_kB"]
 COLUMNS = FORKS_HEADER + FORKS_OPTIONAL
 
 # A record is a list in COLUMNS order: numbers as int, `-` as None.
 (SEQ, TIME, PPID, PID, COMM, KIND, CHARGE, COMMITTED, ALLOWED, VERDICT,
- OUTCOME, LIFE, FAULTS, EXEC, UID, CGROUP) = range(len(COLUMNS))
+ OUTCOME, LIFE, FAULTS, EXEC, UID, CGROUP, NORESERVE) = range(len(COLUMNS))
 
 KINDS = ("fork", "vfork", "vmclone")
 OUTCOMES = ("running", "exec", "exit", "refused")
 _STRICT = (SEQ, TIME, PPID, COMMITTED, ALLOWED)         # never `-`
-_MAY_BE_DASH = (PID, CHARGE, LIFE, FAULTS, UID, CGROUP)
+_MAY_BE_DASH = (PID, CHARGE, LIFE, FAULTS, UID, CGROUP, NORESERVE)
 NUMBERS = _STRICT + _MAY_BE_DASH
 
 

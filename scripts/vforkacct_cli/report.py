@@ -4,12 +4,14 @@ parent program, cgroup, systemd unit or user built from the fork log in
 one streaming pass, the spawn candidates, and what-if verdicts."""
 
 import json
+import os
 import sys
 
 from .args import (by_opt, cgroup_map_opt, input_opts, kb_opt, prompt_opt,
                    whatif_opts)
 from .attrib import Attribution, UNKNOWN
-from .common import EXIT_OK, FAST_EXEC_MS, PAGE_KB, proc_path, sys_path
+from .common import (EXIT_OK, FAST_EXEC_MS, PAGE_KB, CliError, can_read,
+                     proc_path, read_text, sys_path)
 from .fmt import hkb, hus, percent, plural, set_exact_kb, table, when
 from .limits import whatif_from_args
 from .parse import (ALLOWED, CGROUP, CHARGE, COMM, COMMITTED, OUTCOME, SEQ,
@@ -76,6 +78,9 @@ JSON (--json), schema "vforkacct-report/2"; sizes in kB, times in us:
   spawn_candidates  list|null  the keys with spawn_candidate true
   note              str|null   why there is no log, when there is none
   notes             list of str  what --by could not resolve, and why
+  programs          list|null  live, root: the programs whose commit
+                    requests would fail (comm, uid, would_fail, largest_kb,
+                    min_safe_kb), most failures first
 Medians and p99 are nearest-rank (the value at rank ceil(p/100*n))."""
 
 
@@ -126,7 +131,8 @@ def build_report(summary, groups, log, by="comm", prompt_ms=FAST_EXEC_MS,
     limit = summary["limit_kb"] if summary else None
     rep = {"schema": SCHEMA, "by": by, "summary": summary, "log": None,
            "prompt_ms": prompt_ms, "whatif": None, "groups": None,
-           "spawn_candidates": None, "note": note, "notes": []}
+           "spawn_candidates": None, "note": note, "notes": [],
+           "programs": None}
     log_min_safe = None
     if log is not None:
         # 0, as the summary says, when no fork in the log had a charge.
@@ -218,6 +224,25 @@ def summary_words(s):
         lines.append("Smallest CommitLimit under which no fork seen would have "
                      "failed: %s (`vforkacct advise` turns it into a "
                      "vm.overcommit_ratio)." % hkb(g("min_safe_limit_kb")))
+    if g("refused"):
+        lines.append("%d fork%s REFUSED by the kernel for lack of commit "
+                     "(the log's `refused` rows: no child; not counted in "
+                     "forks)." % (g("refused"), " was" if g("refused") == 1
+                                  else "s were"))
+    if isinstance(g("commits"), int):
+        cf = g("commits_would_fail", 0)
+        lines.append("Commit requests judged (mmap, brk, stack, exec, shmem, "
+                     "and each fork as one): %d; %s under strict overcommit."
+                     % (g("commits"), "%d would have FAILED" % cf if cf
+                        else "none would have failed"))
+        if g("min_safe_limit_all_kb"):
+            lines.append("Smallest CommitLimit under which no request seen, "
+                         "fork or not, would have failed: %s "
+                         "(min_safe_limit_all)." % hkb(g("min_safe_limit_all_kb")))
+    if g("noreserve_kb"):
+        lines.append("MAP_NORESERVE memory held now: %s; this mode never "
+                     "commits it, strict mode would (advise adds it)."
+                     % hkb(g("noreserve_kb")))
     extra = []
     if g("untracked"):
         extra.append("%d children untracked (tracking table full)" % g("untracked"))
@@ -250,11 +275,47 @@ def whatif_words(w, forks=None):
         w["module_would_fail"], w["newly_failing"], w["no_longer_failing"])
 
 
+def programs_words(progs):
+    """The programs whose commit requests would fail, most first."""
+    if not progs:
+        return None
+    return "Programs whose commit requests would fail: %s." % ", ".join(
+        "%s (uid %d): %d, the largest %s" % (
+            p["comm"], p["uid"], p["would_fail"], hkb(p["largest_kb"]))
+        for p in progs)
+
+
+def read_programs(path):
+    """/proc/vforkacct/programs as a list of dicts, most failures first,
+    one per (comm, uid)."""
+    merged = {}
+    lines = read_text(path).splitlines()
+    if not lines or lines[0].split() != ["comm", "uid", "would_fail",
+                                         "largest_kB", "min_safe_kB"]:
+        raise CliError("%s: not a programs file" % path)
+    for n, line in enumerate(lines[1:], 2):
+        t = line.split()
+        try:
+            comm, uid, nf, big, ms = t[0], int(t[1]), int(t[2]), int(t[3]), int(t[4])
+        except (IndexError, ValueError):
+            raise CliError("%s line %d: a bad record" % (path, n))
+        p = merged.setdefault((comm, uid), {"comm": unescape_comm(comm),
+                                            "uid": uid, "would_fail": 0,
+                                            "largest_kb": 0, "min_safe_kb": 0})
+        p["would_fail"] += nf
+        p["largest_kb"] = max(p["largest_kb"], big)
+        p["min_safe_kb"] = max(p["min_safe_kb"], ms)
+    return sorted(merged.values(), key=lambda p: (-p["would_fail"], p["comm"]))
+
+
 def report_text(rep):
     out = []
     s, lg, by = rep["summary"], rep["log"], rep["by"]
     if s:
         out.append(summary_words(s))
+        pw = programs_words(rep.get("programs"))
+        if pw:
+            out.append(pw)
         out.append("")
     w = rep["whatif"]
     if lg is None:
@@ -390,6 +451,9 @@ def run(args):
                            whatif, attribution)
         rep["notes"] = attribution_notes(args.by, reader, attribution,
                                          args.forks is not None)
+    progs = proc_path("vforkacct", "programs")
+    if live and os.path.exists(progs) and can_read(progs):
+        rep["programs"] = read_programs(progs)
     if args.json:
         json.dump(rep, sys.stdout, indent=2)
         sys.stdout.write("\n")

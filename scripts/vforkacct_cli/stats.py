@@ -12,8 +12,8 @@ from .attrib import Attribution
 from .common import FAST_EXEC_MS, PAGE_KB
 from .limits import fails_under
 from .parse import (ALLOWED, CGROUP, CHARGE, COLUMNS, COMM, COMMITTED, EXEC,
-                    FAULTS, KIND, LIFE, OUTCOME, SEQ, UID, VERDICT,
-                    unescape_comm)
+                    FAULTS, KIND, LIFE, NORESERVE, OUTCOME, SEQ, UID,
+                    VERDICT, unescape_comm)
 
 
 
@@ -25,7 +25,7 @@ def numbers_for(by):
     """The numeric columns aggregate() reads when grouping by `by` (the
     `numbers` of ForksReader)."""
     key = KEY_COLUMN[by]
-    return (SEQ, CHARGE, COMMITTED, ALLOWED, LIFE, FAULTS) + (
+    return (SEQ, CHARGE, COMMITTED, ALLOWED, LIFE, FAULTS, NORESERVE) + (
         (key,) if key != COMM else ())
 
 
@@ -125,8 +125,18 @@ def aggregate(records, by="comm", delta_kb=None, keep_failing=20):
             else:
                 g.vm_clones += 1
             continue
+        outcome = r[OUTCOME]
+        if outcome == "refused":        # the kernel refused it: no child
+            g.refused += 1
+            continue
         g.forks += 1
         charge = r[CHARGE]
+        # As mode 2 would judge it: the parent's MAP_NORESERVE memory
+        # committed, and the child's copy of it charged.
+        nr = r[NORESERVE] or 0
+        committed = r[COMMITTED] + nr
+        if charge is not None:
+            charge += nr
         verdict = r[VERDICT]
         if verdict == "fail":
             module_fail += 1
@@ -135,12 +145,12 @@ def aggregate(records, by="comm", delta_kb=None, keep_failing=20):
             if charge > g.charge_max:
                 g.charge_max = charge
             if charge:
-                x = r[COMMITTED] + charge - r[ALLOWED]
+                x = committed + charge - r[ALLOWED]
                 if x > g.excess:
                     g.excess = x
             if delta_kb is not None:
-                verdict = rejudge_one(log, r, charge, verdict, delta_kb)
-        outcome = r[OUTCOME]
+                verdict = rejudge_one(log, r, committed, charge, verdict,
+                                      delta_kb)
         if verdict == "fail":
             g.would_fail += 1
             if outcome == "exec":
@@ -161,8 +171,6 @@ def aggregate(records, by="comm", delta_kb=None, keep_failing=20):
             g.exit += 1
         elif outcome == "running":
             g.running += 1
-        else:
-            g.refused += 1
     log.records = n
     if n:
         log.first_seq, log.last_seq = first, last
@@ -175,10 +183,11 @@ def aggregate(records, by="comm", delta_kb=None, keep_failing=20):
     return groups, log
 
 
-def rejudge_one(log, r, charge, verdict, delta_kb):
-    """The verdict of fork record r under the what-if limit, counted in
-    log (would fail, newly, no longer, the first ones kept)."""
-    fail = fails_under(r[COMMITTED], charge, r[ALLOWED], delta_kb)
+def rejudge_one(log, r, committed, charge, verdict, delta_kb):
+    """The verdict of fork record r (mode-2 commit and charge) under the
+    what-if limit, counted in log (would fail, newly, no longer, the first
+    ones kept)."""
+    fail = fails_under(committed, charge, r[ALLOWED], delta_kb)
     if fail:
         log.whatif_fail += 1
         if verdict != "fail":

@@ -27,6 +27,7 @@
 #include <linux/cpumask.h>
 #include <linux/hash.h>
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -49,7 +50,7 @@
  * others only read the owner field.
  */
 #define VFA_FORKING_BITS	10
-#define VFA_FORKING_SLOTS	(1U << VFA_FORKING_BITS)
+#define VFA_FORKING_SLOTS	BIT(VFA_FORKING_BITS)
 #define VFA_FORKING_PROBES	4
 
 static struct task_struct *forking_task[VFA_FORKING_SLOTS];
@@ -129,6 +130,7 @@ static int vfa_copy_return(struct kretprobe_instance *ri,
 {
 	int slot = *(int *)ri->data;
 
+	/* Our last use of forking_tried[slot] before the next owner's. */
 	smp_store_release(&forking_task[slot], NULL);
 	return 0;
 }

@@ -7,24 +7,27 @@
  * to writable, stack growth, exec, shmem, and dup_mmap()'s one request per
  * accounted VMA of a fork.  Its third argument is the kernel's own
  * CAP_SYS_ADMIN decision (security modules included).  No tracepoint is
- * there and the function is not exported, so a kretprobe attaches to it:
- * the entry handler judges the request with the model, the return handler
- * sees the kernel's answer.
+ * there and it is not exported, so an ftrace callback is attached to its
+ * entry: far cheaper than a kprobe, which matters because a fork of a
+ * process with 30,000 VMAs makes 30,000 requests.
  *
- * A fork's requests are told apart by a second kretprobe, on
- * copy_process(): while a task is inside copy_process() for a fork (no
+ * A fork's requests are told apart by a kretprobe on copy_process(), once
+ * per fork: while a task is inside copy_process() for a fork (no
  * CLONE_VM), it owns a slot of a small table, and its requests add up to
  * the fork's charge there instead of counting as requests of their own
- * (the fork is judged as one, at task_newtask).  If the kernel refuses one
- * of them, the fork is logged with outcome "refused".
+ * (the fork is judged as one, at task_newtask).  If copy_process() then
+ * fails with ENOMEM after the fork asked for commit, the kernel refused
+ * it (the last request), and the fork is logged with outcome "refused".
  *
- * Both handlers run with preemption disabled on every commit of the
- * system: they take no lock, the counters are per CPU and summed at read
- * time, and finding the current task's slot is a few loads.
+ * The callback runs on every commit request of the system: it takes no
+ * lock of its own, its counters are per CPU and summed at read time, and
+ * finding the current task's slot is a few loads.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cpumask.h>
+#include <linux/err.h>
+#include <linux/ftrace.h>
 #include <linux/hash.h>
 #include <linux/atomic.h>
 #include <linux/bits.h>
@@ -32,6 +35,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/percpu.h>
+#include <linux/percpu_counter.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/sched/task.h>
@@ -55,6 +59,18 @@
 
 static struct task_struct *forking_task[VFA_FORKING_SLOTS];
 static long forking_tried[VFA_FORKING_SLOTS];	/* pages asked so far */
+static bool forking_admin[VFA_FORKING_SLOTS];	/* ... with CAP_SYS_ADMIN */
+
+/*
+ * The kernel's vm_committed_as, the per-CPU counter behind Committed_AS.
+ * vm_memory_committed() sums it under the counter's lock with interrupts
+ * off: too dear for every commit request and fork of the system.  The
+ * counter is not exported, but vm_memory_committed() hands it to
+ * __percpu_counter_sum(): a kprobe there catches its address once, at
+ * load.  NULL: not caught, vm_memory_committed() it is.
+ */
+static struct percpu_counter *vfa_committed_as;
+static struct task_struct *vfa_catcher;
 
 /* Programs whose commit requests would fail, per CPU, merged at read. */
 struct vfa_commit_cpu {
@@ -69,14 +85,62 @@ static DEFINE_PER_CPU(struct vfa_commit_cpu, vfa_commit_cpu);
 /* Forks whose requests could not be told apart: the table was full. */
 static atomic_long_t vfa_slot_misses;
 
-/* What the entry handler leaves for the return handler. */
-struct vfa_call {
-	long pages;
-	int slot;
-	bool admin;
-};
+/*
+ * The system commit in pages, summed as __percpu_counter_sum() does but
+ * without its lock: a request racing on another CPU may be in it or not,
+ * as it may be either side of the lock.  O(online CPUs) loads, no store.
+ */
+long notrace vfa_committed_pages(void)
+{
+	struct percpu_counter *fbc = READ_ONCE(vfa_committed_as);
+	s64 sum;
+	int cpu;
 
-static int vfa_forking_find(void)
+	if (!fbc)
+		return vm_memory_committed();
+	sum = READ_ONCE(fbc->count);
+	for_each_online_cpu(cpu)
+		sum += READ_ONCE(*per_cpu_ptr(fbc->counters, cpu));
+	return max_t(s64, sum, 0);
+}
+
+static int vfa_catch_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current == vfa_catcher)
+		vfa_committed_as = (void *)regs_get_kernel_argument(regs, 0);
+	return 0;
+}
+
+/* Catches vm_committed_as; checks it against the kernel's own sum. */
+static void vfa_catch_committed_as(void)
+{
+	struct kprobe kp = {
+		.symbol_name = "__percpu_counter_sum",
+		.pre_handler = vfa_catch_pre,
+	};
+	long ours, theirs;
+
+	if (register_kprobe(&kp)) {
+		pr_info("commit read with vm_memory_committed() (no kprobe on __percpu_counter_sum)\n");
+		return;
+	}
+	vfa_catcher = current;
+	theirs = vm_memory_committed();
+	vfa_catcher = NULL;
+	unregister_kprobe(&kp);
+	ours = vfa_committed_pages();
+	/*
+	 * Both racy: other CPUs' commits move it meanwhile.  A wrong catch
+	 * would be nowhere near.
+	 */
+	if (vfa_committed_as && abs(ours - theirs) > 4096) {
+		pr_info("commit read with vm_memory_committed() (caught %ld pages, want %ld)\n",
+			ours, theirs);
+		vfa_committed_as = NULL;
+	}
+}
+
+static int notrace vfa_forking_find(void)
 {
 	unsigned int h = hash_ptr(current, VFA_FORKING_BITS);
 	unsigned int i;
@@ -90,7 +154,7 @@ static int vfa_forking_find(void)
 	return -1;
 }
 
-static int vfa_forking_claim(void)
+static int notrace vfa_forking_claim(void)
 {
 	unsigned int h = hash_ptr(current, VFA_FORKING_BITS);
 	unsigned int i;
@@ -125,12 +189,41 @@ static int vfa_copy_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * The fork failed with ENOMEM after asking for @tried pages: its last
+ * request was refused (see the README for what else could do that).  All
+ * of its charges are given back by now, so the commit now is the commit
+ * before the fork, and the last request was judged on that plus @tried.
+ */
+static void vfa_log_refused(long tried, bool admin)
+{
+	long before = vfa_committed_pages();
+	struct vfa_judgement j;
+	struct vfa_record rec;
+
+	vfa_judge(admin, READ_ONCE(current->mm->total_vm), tried,
+		  before + tried, &j);
+	vfa_fill_parent(&rec, NULL);
+	rec.kind = VFA_FORK;
+	rec.outcome = VFA_REFUSED;
+	rec.charge_kb = tried * KB_PER_PAGE;
+	rec.committed_kb = before * KB_PER_PAGE;
+	rec.allowed_kb = j.allowed_kb;
+	rec.verdict = j.verdict;
+	vfa_ledger_refused(&rec);
+	vfa_trace_fork(&rec);
+}
+
 static int vfa_copy_return(struct kretprobe_instance *ri,
 			   struct pt_regs *regs)
 {
+	void *ret = (void *)regs_return_value(regs);
 	int slot = *(int *)ri->data;
+	long tried = forking_tried[slot];
 
-	/* Our last use of forking_tried[slot] before the next owner's. */
+	if (IS_ERR(ret) && PTR_ERR(ret) == -ENOMEM && tried > 0)
+		vfa_log_refused(tried, forking_admin[slot]);
+	/* Our last use of the slot before the next owner's. */
 	smp_store_release(&forking_task[slot], NULL);
 	return 0;
 }
@@ -146,8 +239,8 @@ long vfa_forking_charge(void)
 	return slot < 0 ? -1 : forking_tried[slot];
 }
 
-static void vfa_note_program(struct vfa_commit_cpu *cc, long kb,
-			     long min_kb)
+static void notrace vfa_note_program(struct vfa_commit_cpu *cc, long kb,
+				     long min_kb)
 {
 	struct vfa_program *p, *victim = &cc->progs[0];
 	uid_t uid = from_kuid_munged(&init_user_ns, current_euid());
@@ -181,71 +274,44 @@ static void vfa_note_program(struct vfa_commit_cpu *cc, long kb,
 	raw_write_seqcount_end(&cc->seq);
 }
 
-/* __vm_enough_memory(mm, pages, cap_sys_admin) */
-static int vfa_commit_entry(struct kretprobe_instance *ri,
-			    struct pt_regs *regs)
+/* __vm_enough_memory(mm, pages, cap_sys_admin), at its entry */
+static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
+				     struct ftrace_ops *op,
+				     struct ftrace_regs *fregs)
 {
-	const struct mm_struct *mm = (void *)regs_get_kernel_argument(regs, 0);
-	struct vfa_call *call = (struct vfa_call *)ri->data;
+	const struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
+	long pages = vfa_ftrace_arg(fregs, 1);
+	bool admin = vfa_ftrace_arg(fregs, 2);
 	struct vfa_commit_cpu *cc;
 	struct vfa_judgement j;
+	int slot, bit;
 
-	call->pages = regs_get_kernel_argument(regs, 1);
-	call->admin = regs_get_kernel_argument(regs, 2);
-	call->slot = vfa_forking_find();
-	if (call->slot >= 0) {
+	if (pages <= 0 || (current->flags & VFA_NOT_USER))
+		return;
+	/* Also disables preemption: the per-CPU counters below need it. */
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	slot = vfa_forking_find();
+	if (slot >= 0) {
 		/* One VMA of a fork: judged with the whole fork. */
-		forking_tried[call->slot] += call->pages;
-		return 0;
+		forking_tried[slot] += pages;
+		forking_admin[slot] = admin;
+		goto out;
 	}
-	if (call->pages <= 0 || (current->flags & VFA_NOT_USER))
-		return 1;
 
-	vfa_judge(call->admin, mm ? READ_ONCE(mm->total_vm) : 0, call->pages,
-		  vm_memory_committed() + call->pages, &j);
+	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
+		  vfa_committed_pages() + pages, &j);
 	cc = this_cpu_ptr(&vfa_commit_cpu);
 	WRITE_ONCE(cc->commits, cc->commits + 1);
 	WRITE_ONCE(cc->min_safe_kb, max_t(u64, cc->min_safe_kb,
 					  j.min_limit_kb));
 	if (j.verdict == VFA_FAIL) {
 		WRITE_ONCE(cc->would_fail, cc->would_fail + 1);
-		vfa_note_program(cc, call->pages * KB_PER_PAGE,
-				 j.min_limit_kb);
+		vfa_note_program(cc, pages * KB_PER_PAGE, j.min_limit_kb);
 	}
-	return 1;
-}
-
-/* Only a fork's requests get here: did the kernel refuse this one? */
-static int vfa_commit_return(struct kretprobe_instance *ri,
-			     struct pt_regs *regs)
-{
-	const struct vfa_call *call = (const struct vfa_call *)ri->data;
-	long tried = forking_tried[call->slot];
-	struct vfa_judgement j;
-	struct vfa_record rec;
-	long before;
-
-	if (!regs_return_value(regs))
-		return 0;
-	/*
-	 * The kernel has taken this request's pages back, the fork's earlier
-	 * VMAs are still charged: the commit now is the commit before this
-	 * request, which is what the model judges it on.
-	 */
-	before = vm_memory_committed();
-	vfa_judge(call->admin, READ_ONCE(current->mm->total_vm), call->pages,
-		  before + call->pages, &j);
-	vfa_fill_parent(&rec, NULL);
-	rec.kind = VFA_FORK;
-	rec.outcome = VFA_REFUSED;
-	rec.pid = 0;
-	rec.charge_kb = tried * KB_PER_PAGE;
-	rec.committed_kb = (before - (tried - call->pages)) * KB_PER_PAGE;
-	rec.allowed_kb = j.allowed_kb;
-	rec.verdict = j.verdict;
-	vfa_ledger_refused(&rec);
-	vfa_trace_fork(&rec);
-	return 0;
+out:
+	ftrace_test_recursion_unlock(bit);
 }
 
 static struct kretprobe vfa_copy_probe = {
@@ -257,11 +323,10 @@ static struct kretprobe vfa_copy_probe = {
 	.maxactive = VFA_FORKING_SLOTS,
 };
 
-static struct kretprobe vfa_commit_probe = {
-	.kp.symbol_name = "__vm_enough_memory",
-	.entry_handler = vfa_commit_entry,
-	.handler = vfa_commit_return,
-	.data_size = sizeof(struct vfa_call),
+/* It guards against recursion itself: ftrace can then call it directly. */
+static struct ftrace_ops vfa_commit_ops = {
+	.func = vfa_commit_entry,
+	.flags = FTRACE_OPS_FL_RECURSION,
 };
 
 void vfa_commit_stats(struct vfa_commit_stats *s)
@@ -278,7 +343,7 @@ void vfa_commit_stats(struct vfa_commit_stats *s)
 		s->min_safe_kb = max_t(u64, s->min_safe_kb,
 				       READ_ONCE(cc->min_safe_kb));
 	}
-	s->misses = vfa_commit_probe.nmissed + vfa_copy_probe.nmissed +
+	s->misses = vfa_copy_probe.nmissed +
 		    atomic_long_read(&vfa_slot_misses);
 }
 
@@ -325,22 +390,26 @@ void vfa_commit_reset(void)
 
 int vfa_commit_init(void)
 {
+	static unsigned char func[] = "__vm_enough_memory";
 	int cpu, ret;
 
 	for_each_possible_cpu(cpu)
 		seqcount_init(&per_cpu_ptr(&vfa_commit_cpu, cpu)->seq);
-	/* Preemptible kernels can be preempted inside: more than one a CPU. */
-	vfa_commit_probe.maxactive = max(64U, 4 * num_possible_cpus());
-	ret = register_kretprobe(&vfa_commit_probe);
-	if (ret) {
-		pr_err("cannot attach a kretprobe to __vm_enough_memory: %d\n",
-		       ret);
-		return ret;
-	}
+	vfa_catch_committed_as();
+	/* Fork slots first: no fork's request may pass for a plain one. */
 	ret = register_kretprobe(&vfa_copy_probe);
 	if (ret) {
 		pr_err("cannot attach a kretprobe to copy_process: %d\n", ret);
-		unregister_kretprobe(&vfa_commit_probe);
+		return ret;
+	}
+	ret = ftrace_set_filter(&vfa_commit_ops, func, sizeof(func) - 1, 0);
+	if (!ret)
+		ret = register_ftrace_function(&vfa_commit_ops);
+	if (ret) {
+		pr_err("cannot attach an ftrace callback to %s: %d\n", func,
+		       ret);
+		ftrace_free_filter(&vfa_commit_ops);
+		unregister_kretprobe(&vfa_copy_probe);
 		return ret;
 	}
 	return 0;
@@ -348,6 +417,7 @@ int vfa_commit_init(void)
 
 void vfa_commit_exit(void)
 {
+	unregister_ftrace_function(&vfa_commit_ops);
+	ftrace_free_filter(&vfa_commit_ops);
 	unregister_kretprobe(&vfa_copy_probe);
-	unregister_kretprobe(&vfa_commit_probe);
 }

@@ -10,6 +10,7 @@
 #define VFORKACCT_COMPAT_H
 
 #include <linux/cgroup.h>
+#include <linux/ftrace.h>
 #include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/sched.h>
@@ -63,6 +64,17 @@ static inline vm_flags_t vfa_vma_flags(const struct vm_area_struct *vma)
 #define VFA_VM_DROPPABLE VM_DROPPABLE
 #else
 #define VFA_VM_DROPPABLE VM_NONE
+#endif
+
+/*
+ * The arguments of a function at its entry, in an ftrace callback: 6.12
+ * added accessors (ftrace_regs became opaque); 6.1's x86 ftrace_regs is a
+ * pt_regs with the argument registers filled in.
+ */
+#ifdef VFA_HAS_FTRACE_REGS_H
+#define vfa_ftrace_arg(fregs, n) ftrace_regs_get_argument(fregs, n)
+#else
+#define vfa_ftrace_arg(fregs, n) regs_get_kernel_argument(&(fregs)->regs, n)
 #endif
 
 /*

@@ -110,7 +110,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	 */
 	vfa_judge(vfa_has_sys_admin(current_cred()),
 		  READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
-		  vm_memory_committed() + 2 * nr, &j);
+		  vfa_committed_pages() + 2 * nr, &j);
 
 	vfa_fill_parent(&rec, child);
 	rec.kind = kind;

@@ -170,7 +170,7 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 		   estimated ? "estimate" : "param");
 	vfa_kb(m, "admin_reserve:", vfa_admin_reserve_kb());
 	vfa_kb(m, "user_reserve:", vfa_user_reserve_kb());
-	vfa_kb(m, "committed:", vm_memory_committed() * (PAGE_SIZE / 1024));
+	vfa_kb(m, "committed:", vfa_committed_pages() * (PAGE_SIZE / 1024));
 	vfa_num(m, "forks:", c.forks);
 	vfa_num(m, "vforks:", c.vforks);
 	vfa_num(m, "vm_clones:", c.vm_clones);
@@ -377,7 +377,7 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	put_cred(cred);
 	/* As mode 2 would: its MAP_NORESERVE memory committed, and copied. */
 	vfa_judge(admin, total_vm, c.fork_pages + c.noreserve_fork_pages,
-		  vm_memory_committed() + c.noreserve_pages + c.fork_pages +
+		  vfa_committed_pages() + c.noreserve_pages + c.fork_pages +
 		  c.noreserve_fork_pages, &j);
 
 	/* 0: it exited since open and its pid is gone; say nothing of it. */

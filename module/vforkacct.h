@@ -135,6 +135,7 @@ struct vfa_commit_stats {
 int vfa_commit_init(void);
 void vfa_commit_exit(void);
 long vfa_forking_charge(void);
+long vfa_committed_pages(void);
 void vfa_commit_stats(struct vfa_commit_stats *s);
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
 			 void *arg);

@@ -27,8 +27,6 @@
 
 #define VFA_LOG_MIN	16
 #define VFA_LOG_MAX	1048576
-/* Children followed at once: up to log_size, at most this many. */
-#define VFA_TRACK_MAX	65536
 
 /* A child being followed to its exec or exit; tgid 0 marks a free slot. */
 struct vfa_track {
@@ -42,6 +40,11 @@ struct vfa_track {
 };
 
 static unsigned int log_size = 4096;
+/*
+ * Children followed at once.  Not tied to log_size: a prefork server's
+ * long-lived workers must not leave later children untracked.
+ */
+static unsigned int track_size = 65536;
 
 static DEFINE_RAW_SPINLOCK(vfa_lock);
 static struct vfa_counters counters;
@@ -54,13 +57,13 @@ static u32 epoch;
 /* Wall-clock seconds of load and of the last reset, for rates. */
 static time64_t load_time, reset_time;
 
-static int vfa_param_set_log_size(const char *val,
-				  const struct kernel_param *kp)
+/* log_size and track_size: a count, VFA_LOG_MIN..VFA_LOG_MAX. */
+static int vfa_param_set_size(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
 
 	if (kstrtouint(val, 10, &v) || v < VFA_LOG_MIN || v > VFA_LOG_MAX) {
-		pr_err("invalid log_size (want %u..%u records)\n",
+		pr_err("invalid %s (want %u..%u)\n", kp->name,
 		       VFA_LOG_MIN, VFA_LOG_MAX);
 		return -EINVAL;
 	}
@@ -68,13 +71,15 @@ static int vfa_param_set_log_size(const char *val,
 	return 0;
 }
 
-static const struct kernel_param_ops vfa_log_size_ops = {
-	.set = vfa_param_set_log_size,
+static const struct kernel_param_ops vfa_size_ops = {
+	.set = vfa_param_set_size,
 	.get = param_get_uint,
 };
 
-module_param_cb(log_size, &vfa_log_size_ops, &log_size, 0444);
+module_param_cb(log_size, &vfa_size_ops, &log_size, 0444);
 MODULE_PARM_DESC(log_size, "capacity of the fork log ring, records (16..1048576, load time only)");
+module_param_cb(track_size, &vfa_size_ops, &track_size, 0444);
+MODULE_PARM_DESC(track_size, "children followed to their exec or exit at once (16..1048576, load time only)");
 
 unsigned int vfa_log_size(void)
 {
@@ -323,7 +328,7 @@ int vfa_ledger_init(void)
 
 	load_time = ktime_get_real_seconds();
 	reset_time = load_time;
-	track_max = min(log_size, VFA_TRACK_MAX);
+	track_max = track_size;
 	/* At most half full, so probe runs stay short. */
 	track_bits = ilog2(roundup_pow_of_two(track_max)) + 1;
 	track = vzalloc(array_size(1U << track_bits, sizeof(*track)));

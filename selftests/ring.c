@@ -102,8 +102,8 @@ static bool byte_reads(void)
 int main(void)
 {
 	vfa_require_module();
-	if (vfa_reload("log_size=16")) {
-		printf("# cannot reload the module with log_size=16\n");
+	if (vfa_reload("log_size=16 track_size=16")) {
+		printf("# cannot reload the module with log_size=16 track_size=16\n");
 		return 1;
 	}
 	ktap_plan(4);

@@ -15,9 +15,13 @@
  * per fork: while a task is inside copy_process() for a fork (no
  * CLONE_VM), it owns a slot of a small table, and its requests add up to
  * the fork's charge there instead of counting as requests of their own
- * (the fork is judged as one, at task_newtask).  If copy_process() then
- * fails with ENOMEM after the fork asked for commit, the kernel refused
- * it (the last request), and the fork is logged with outcome "refused".
+ * (the fork is judged as one, at task_newtask).  At a fork's first
+ * request, dup_mmap() holds the parent's mmap lock: the parent's VMAs are
+ * walked there, preemptibly, for the MAP_NORESERVE memory the requests do
+ * not show, so that task_newtask has nothing left to walk.  If
+ * copy_process() then fails with ENOMEM after the fork asked for commit,
+ * the kernel refused it (the last request), and the fork is logged with
+ * outcome "refused".
  *
  * The callback runs on every commit request of the system: it takes no
  * lock of its own, its counters are per CPU and summed at read time, and
@@ -38,6 +42,7 @@
 #include <linux/percpu_counter.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/task.h>
 #include <linux/seqlock.h>
 #include <linux/string.h>
@@ -58,8 +63,14 @@
 #define VFA_FORKING_PROBES	4
 
 static struct task_struct *forking_task[VFA_FORKING_SLOTS];
-static long forking_tried[VFA_FORKING_SLOTS];	/* pages asked so far */
-static bool forking_admin[VFA_FORKING_SLOTS];	/* ... with CAP_SYS_ADMIN */
+/* What only the owner writes: its fork so far. */
+static struct vfa_forking {
+	long tried;		/* pages asked for so far */
+	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
+	bool walked;		/* the parent's VMAs walked, at the first */
+	unsigned long noreserve_fork_pages;
+	u64 walk_ns;
+} forking[VFA_FORKING_SLOTS];
 
 /*
  * The kernel's vm_committed_as, the per-CPU counter behind Committed_AS.
@@ -164,7 +175,8 @@ static int notrace vfa_forking_claim(void)
 
 		if (!READ_ONCE(forking_task[s]) &&
 		    !cmpxchg(&forking_task[s], NULL, current)) {
-			forking_tried[s] = 0;
+			forking[s].tried = 0;
+			forking[s].walked = false;
 			return s;
 		}
 	}
@@ -219,24 +231,50 @@ static int vfa_copy_return(struct kretprobe_instance *ri,
 {
 	void *ret = (void *)regs_return_value(regs);
 	int slot = *(int *)ri->data;
-	long tried = forking_tried[slot];
+	long tried = forking[slot].tried;
 
 	if (IS_ERR(ret) && PTR_ERR(ret) == -ENOMEM && tried > 0)
-		vfa_log_refused(tried, forking_admin[slot]);
+		vfa_log_refused(tried, forking[slot].admin);
 	/* Our last use of the slot before the next owner's. */
 	smp_store_release(&forking_task[slot], NULL);
 	return 0;
 }
 
 /*
- * What the kernel has charged so far for the fork @current is making
- * (from task_newtask: the whole charge), or -1 if it was not followed.
+ * From task_newtask: what the kernel charged for the fork @current is
+ * making, and the MAP_NORESERVE memory the child got, as of the parent's
+ * VMAs walked during dup_mmap().  False if the fork was not followed
+ * (then the caller walks the child).
  */
-long vfa_forking_charge(void)
+bool vfa_forking_result(struct vfa_fork_result *r)
 {
 	int slot = vfa_forking_find();
 
-	return slot < 0 ? -1 : forking_tried[slot];
+	if (slot < 0)
+		return false;
+	r->charge_pages = forking[slot].tried;
+	r->noreserve_pages = forking[slot].walked ?
+			     forking[slot].noreserve_fork_pages : 0;
+	r->walk_ns = forking[slot].walk_ns;
+	return true;
+}
+
+/*
+ * At a fork's first request, dup_mmap() holds the parent's mmap lock for
+ * writing and is about to copy its VMAs: walk them there, where the walk
+ * is preemptible and sees exactly what is copied, to find the
+ * MAP_NORESERVE memory that the kernel's requests do not show.  (A fork
+ * with no accounted VMA makes no request: it is taken to have none.)
+ */
+static void vfa_forking_walk(int slot, struct mm_struct *mm)
+{
+	u64 start = local_clock();
+	struct vfa_charge c;
+
+	vfa_charge_walk(mm, &c);
+	forking[slot].noreserve_fork_pages = c.noreserve_fork_pages;
+	forking[slot].walked = true;
+	forking[slot].walk_ns = local_clock() - start;
 }
 
 static void notrace vfa_note_program(struct vfa_commit_cpu *cc, long kb,
@@ -279,7 +317,7 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 				     struct ftrace_ops *op,
 				     struct ftrace_regs *fregs)
 {
-	const struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
+	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
 	long pages = vfa_ftrace_arg(fregs, 1);
 	bool admin = vfa_ftrace_arg(fregs, 2);
 	struct vfa_commit_cpu *cc;
@@ -288,17 +326,20 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 
 	if (pages <= 0 || (current->flags & VFA_NOT_USER))
 		return;
+	slot = vfa_forking_find();
+	if (slot >= 0) {
+		/* One VMA of a fork: judged with the whole fork. */
+		if (!forking[slot].tried && mm == current->mm)
+			vfa_forking_walk(slot, mm);
+		forking[slot].tried += pages;
+		forking[slot].admin = admin;
+		return;
+	}
+
 	/* Also disables preemption: the per-CPU counters below need it. */
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	slot = vfa_forking_find();
-	if (slot >= 0) {
-		/* One VMA of a fork: judged with the whole fork. */
-		forking_tried[slot] += pages;
-		forking_admin[slot] = admin;
-		goto out;
-	}
 
 	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
 		  vfa_committed_pages() + pages, &j);
@@ -310,7 +351,6 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 		WRITE_ONCE(cc->would_fail, cc->would_fail + 1);
 		vfa_note_program(cc, pages * KB_PER_PAGE, j.min_limit_kb);
 	}
-out:
 	ftrace_test_recursion_unlock(bit);
 }
 

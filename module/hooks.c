@@ -8,8 +8,10 @@
  * after the "no more failure paths" point, so the fork is certain, the
  * child's mm is complete and already charged, the child has not run, and
  * the clone flags (which alone tell vfork from a plain CLONE_VM clone) are
- * at hand.  sched_process_fork fires later without the flags and would add
- * nothing.  Probes run with preemption disabled: they never sleep.
+ * at hand.  It is O(1): the charge and the MAP_NORESERVE memory were
+ * gathered during dup_mmap() (commit.c).  sched_process_fork fires later
+ * without the flags and would add nothing.  Probes run with preemption
+ * disabled: they never sleep.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -66,8 +68,10 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	u64 start = local_clock();
 	struct vfa_judgement j;
 	struct vfa_record rec;
-	struct vfa_charge c = { 0 };
+	struct vfa_fork_result fr;
+	struct vfa_charge c;
 	long charge = 0, nr = 0;
+	u64 walk_ns = 0;
 	bool known = true;
 	u8 kind;
 
@@ -83,18 +87,23 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 
 	if (!(clone_flags & CLONE_VM)) {
 		kind = VFA_FORK;
-		/*
-		 * Only /proc readers of the new child could hold its lock;
-		 * if one does, say so rather than guess the charge.
-		 */
-		if (mmap_read_trylock(child->mm)) {
+		if (vfa_forking_result(&fr)) {
+			/* O(1): the kernel's own requests told the charge. */
+			charge = fr.charge_pages;
+			nr = fr.noreserve_pages;
+			walk_ns = fr.walk_ns;
+		} else if (mmap_read_trylock(child->mm)) {
+			/*
+			 * Not followed (see commit_misses): walk the child.
+			 * Only /proc readers of the new child could hold its
+			 * lock; if one does, say so rather than guess.
+			 */
 			vfa_charge_walk(child->mm, &c);
 			mmap_read_unlock(child->mm);
 			charge = c.acct_pages;
 			nr = c.noreserve_pages;
 		} else {
-			/* The kernel's own requests still tell the charge. */
-			charge = vfa_forking_charge();
+			charge = -1;
 			known = false;
 		}
 	} else if (clone_flags & CLONE_VFORK) {
@@ -121,7 +130,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	rec.verdict = known ? j.verdict : VFA_UNKNOWN;
 	rec.outcome = VFA_RUNNING;
 
-	vfa_ledger_fork(&rec, child, j.min_limit_kb, start);
+	vfa_ledger_fork(&rec, child, j.min_limit_kb, start, walk_ns);
 	vfa_trace_fork(&rec);
 }
 

@@ -167,9 +167,10 @@ void vfa_ledger_thread(u64 probe_start)
 
 /* Logs @rec (giving it its seq) and starts following @child. */
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start)
+		     u64 min_limit_kb, u64 probe_start, u64 walk_ns)
 {
 	raw_spin_lock(&vfa_lock);
+	counters.walk_ns += walk_ns;
 	rec->seq = counters.logged++;
 	switch (rec->kind) {
 	case VFA_FORK:

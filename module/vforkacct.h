@@ -69,6 +69,7 @@ struct vfa_counters {
 	u64 lock_misses;
 	u64 probe_ns;
 	u64 probe_max_ns;
+	u64 walk_ns;		/* preemptible: the parent's VMAs, per fork */
 };
 
 /* charge.c */
@@ -104,7 +105,7 @@ void vfa_ledger_exit(void);
 unsigned int vfa_log_size(void);
 void vfa_ledger_thread(u64 probe_start);
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start);
+		     u64 min_limit_kb, u64 probe_start, u64 walk_ns);
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec);
 void vfa_ledger_refused(struct vfa_record *rec);
@@ -134,7 +135,14 @@ struct vfa_commit_stats {
 
 int vfa_commit_init(void);
 void vfa_commit_exit(void);
-long vfa_forking_charge(void);
+/* A fork as the kernel's own requests showed it. */
+struct vfa_fork_result {
+	unsigned long charge_pages;
+	unsigned long noreserve_pages;	/* the child's MAP_NORESERVE memory */
+	u64 walk_ns;			/* preemptible time spent walking */
+};
+
+bool vfa_forking_result(struct vfa_fork_result *r);
 long vfa_committed_pages(void);
 void vfa_commit_stats(struct vfa_commit_stats *s);
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),

@@ -83,6 +83,7 @@ struct result {
 struct series {
 	int n, cap;
 	int64_t *ns, *probe, *probe_max, *forks;
+	int64_t *walk;		/* the module's preemptible walk_ns */
 	int *blk;		/* run of same-state visits it came from */
 	int *visit;		/* the visit it came from */
 };
@@ -90,7 +91,7 @@ struct series {
 static struct series ser[NSTATES][MAXPAR][NOPS];
 
 static void push(struct series *s, int visit, int blk, int64_t ns,
-		 int64_t forks, int64_t probe, int64_t probe_max)
+		 int64_t forks, int64_t probe, int64_t probe_max, int64_t walk)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 64;
@@ -98,10 +99,11 @@ static void push(struct series *s, int visit, int blk, int64_t ns,
 		s->probe = realloc(s->probe, s->cap * sizeof(int64_t));
 		s->probe_max = realloc(s->probe_max, s->cap * sizeof(int64_t));
 		s->forks = realloc(s->forks, s->cap * sizeof(int64_t));
+		s->walk = realloc(s->walk, s->cap * sizeof(int64_t));
 		s->blk = realloc(s->blk, s->cap * sizeof(int));
 		s->visit = realloc(s->visit, s->cap * sizeof(int));
 		if (!s->ns || !s->probe || !s->probe_max || !s->forks ||
-		    !s->blk || !s->visit)
+		    !s->walk || !s->blk || !s->visit)
 			die("out of memory");
 	}
 	s->blk[s->n] = blk;
@@ -110,6 +112,7 @@ static void push(struct series *s, int visit, int blk, int64_t ns,
 	s->forks[s->n] = forks;
 	s->probe[s->n] = probe;
 	s->probe_max[s->n] = probe_max;
+	s->walk[s->n] = walk;
 	s->n++;
 }
 
@@ -243,14 +246,18 @@ static long long field(const char *buf, const char *key)
 	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
 }
 
-/* forks, probe_ns, probe_max_ns from the summary; false without module. */
-static int module_read(int64_t *forks, int64_t *probe, int64_t *probe_max)
+/*
+ * forks, probe_ns, probe_max_ns, walk_ns (-1 from a module without it)
+ * from the summary; false without module.
+ */
+static int module_read(int64_t *forks, int64_t *probe, int64_t *probe_max,
+		       int64_t *walk)
 {
 	char buf[4096];
 	ssize_t n;
 	int fd;
 
-	*forks = *probe = *probe_max = -1;
+	*forks = *probe = *probe_max = *walk = -1;
 	fd = open(VFA_PROC "/summary", O_RDONLY);
 	if (fd < 0)
 		return 0;
@@ -262,6 +269,7 @@ static int module_read(int64_t *forks, int64_t *probe, int64_t *probe_max)
 	*forks = field(buf, "\nforks:");
 	*probe = field(buf, "\nprobe_ns:");
 	*probe_max = field(buf, "\nprobe_max_ns:");
+	*walk = field(buf, "\nwalk_ns:");
 	return 1;
 }
 
@@ -778,7 +786,7 @@ int main(int argc, char **argv)
 						list[nlist++] = i * NOPS + o;
 			shuffle(list, nlist);
 			for (int j = 0; j < nlist; j++) {
-				int64_t ns, forks, probe, pmax;
+				int64_t ns, forks, probe, pmax, walk;
 
 				i = list[j] / NOPS;
 				o = list[j] % NOPS;
@@ -788,13 +796,14 @@ int main(int argc, char **argv)
 				if (bt_nfds && (s == S_BPF || s == S_BOFF))
 					bt0 = bt_run_ns();
 				ns = ask(&par[i], o);
-				module_read(&forks, &probe, &pmax);
+				module_read(&forks, &probe, &pmax, &walk);
 				if (bt_nfds && (s == S_BPF || s == S_BOFF)) {
 					probe = bt_run_ns() - bt0;
 					forks = 1;
 					pmax = -1;
 				}
-				push(&ser[s][i][o], v, run, ns, forks, probe, pmax);
+				push(&ser[s][i][o], v, run, ns, forks, probe, pmax,
+				     walk);
 				fprintf(raw, "%d,%s,%d,%s,%lld,%lld,%lld,%lld\n",
 					v, st_name[s], par[i].vmas, op_name[o],
 					(long long)ns, (long long)forks,
@@ -831,6 +840,7 @@ int main(int argc, char **argv)
 
 	/* The module's own probe time, fork by fork. */
 	double mean_probe[MAXPAR][NOPS] = { { 0 } }, med_probe[MAXPAR][NOPS] = { { 0 } };
+	double med_walk[MAXPAR][NOPS] = { { 0 } };
 	double worst[MAXPAR][NOPS] = { { 0 } };
 	int64_t fsum[MAXPAR][NOPS] = { { 0 } }, pmax[MAXPAR][NOPS] = { { 0 } };
 	double worst_frac = 0, max_probe_all = 0;
@@ -843,9 +853,10 @@ int main(int argc, char **argv)
 		for (o = 0; o < NOPS; o++) {
 			struct series *m = &ser[S_MODULE][i][o];
 			int64_t psum = 0, *per = calloc(m->n + 1, sizeof(int64_t));
-			int k, np = 0;
+			int64_t *wper = calloc(m->n + 1, sizeof(int64_t));
+			int k, np = 0, nw = 0;
 
-			if (!per)
+			if (!per || !wper)
 				die("out of memory");
 			for (k = 0; k < m->n && have_probe; k++) {
 				psum += m->probe[k];
@@ -853,6 +864,8 @@ int main(int argc, char **argv)
 				extra_forks += m->forks[k] != 1;
 				if (m->forks[k] == 1)
 					per[np++] = m->probe[k];
+				if (m->forks[k] == 1 && m->walk[k] >= 0)
+					wper[nw++] = m->walk[k];
 				if (m->probe_max[k] > pmax[i][o])
 					pmax[i][o] = m->probe_max[k];
 				if ((double)m->probe_max[k] / m->ns[k] > worst[i][o])
@@ -861,7 +874,9 @@ int main(int argc, char **argv)
 			if (fsum[i][o])
 				mean_probe[i][o] = (double)psum / fsum[i][o];
 			med_probe[i][o] = median(per, np);
+			med_walk[i][o] = nw ? median(wper, nw) : -1;
 			free(per);
+			free(wper);
 			if (worst[i][o] > worst_frac)
 				worst_frac = worst[i][o];
 			if (pmax[i][o] > max_probe_all)
@@ -940,19 +955,30 @@ int main(int argc, char **argv)
 			npairs, nbpairs);
 
 	if (have_probe) {
-		fprintf(md, "\nPer-fork probe time vs fork latency, module loaded. Probe time: the summary's probe_ns after that one fork (`reset` before it): its task_newtask probe plus the exec and exit probes of its child; longest: probe_max_ns, one probe. Probe-time estimate of the overhead: 1 + median probe time / median latency with no module.\n\n");
-		fprintf(md, "| parent VMAs | operation | forks | probe time per fork, median (us) | mean (us) | longest probe (us) | probe-time estimate | longest probe / its own fork's latency | module delta of medians (us) |\n");
-		fprintf(md, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+		fprintf(md, "\nPer-fork probe time vs fork latency, module loaded. Probe time: the summary's probe_ns after that one fork (`reset` before it): its task_newtask probe plus the exec and exit probes of its child, all with preemption disabled; longest: probe_max_ns, one probe. Walk: walk_ns, the preemptible walk of the parent's VMAs during its dup_mmap(). Probe-time estimate of the overhead: 1 + (median probe time + median walk) / median latency with no module.\n\n");
+		fprintf(md, "| parent VMAs | operation | forks | probe time per fork (preemption off), median (us) | mean (us) | longest probe (us) | walk per fork (preemptible), median (us) | probe-time estimate | longest probe / its own fork's latency | module delta of medians (us) |\n");
+		fprintf(md, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 		for (i = 0; i < npar; i++)
 			for (o = 0; o < NOPS; o++)
-				fprintf(md, "| %d | %s | %lld | %.1f | %.1f | %.1f | %.3f | %.2f%% | %.1f |\n",
+				fprintf(md, "| %d | %s | %lld | %.1f | %.1f | %.1f | %.1f | %.3f | %.2f%% | %.1f |\n",
 					par[i].vmas, op_name[o],
 					(long long)fsum[i][o],
 					med_probe[i][o] / 1e3,
 					mean_probe[i][o] / 1e3, pmax[i][o] / 1e3,
-					1 + med_probe[i][o] / med[S_NONE][i][o],
+					med_walk[i][o] < 0 ? 0 : med_walk[i][o] / 1e3,
+					1 + (med_probe[i][o] +
+					     (med_walk[i][o] < 0 ? 0 : med_walk[i][o])) /
+					    med[S_NONE][i][o],
 					100 * worst[i][o],
 					(med[S_MODULE][i][o] - med[S_NONE][i][o]) / 1e3);
+		/* Issue 12: preemption-off time flat in the parent's size. */
+		if (npar > 1 && med_probe[0][OP_EXIT] > 0)
+			fprintf(md, "\nPreemption-off time per fork+_exit: %.1f us at %d VMAs, %.1f us at %d VMAs: %.2fx (target: at most 2x; at the smallest, at most 6.5 us, a quarter of the 26 us before).\n",
+				med_probe[0][OP_EXIT] / 1e3, par[0].vmas,
+				med_probe[npar - 1][OP_EXIT] / 1e3,
+				par[npar - 1].vmas,
+				med_probe[npar - 1][OP_EXIT] /
+				med_probe[0][OP_EXIT]);
 		if (extra_forks)
 			fprintf(md, "\n(%d measurements saw other forks than the measured one in the summary: their probe time counts in the mean, not in the median.)\n",
 				extra_forks);
@@ -1047,18 +1073,22 @@ int main(int argc, char **argv)
 
 	if (have_probe && npar >= 2) {
 		int z = npar - 1;
-		double per_vma = (med_probe[z][OP_EXIT] - med_probe[0][OP_EXIT]) /
+		double w0 = med_walk[0][OP_EXIT] < 0 ? 0 : med_walk[0][OP_EXIT];
+		double wz = med_walk[z][OP_EXIT] < 0 ? 0 : med_walk[z][OP_EXIT];
+		double per_vma = (med_probe[z][OP_EXIT] + wz -
+				  med_probe[0][OP_EXIT] - w0) /
 				 (par[z].vmas - par[0].vmas);
 		double fork_per_vma = (med[S_NONE][z][OP_EXIT] - med[S_NONE][0][OP_EXIT]) /
 				      (par[z].vmas - par[0].vmas);
 		double dz = med[S_MODULE][z][OP_EXIT] - med[S_NONE][z][OP_EXIT];
 
-		fprintf(md, "\nThe VMA walk: the module's median probe time per fork+_exit grows by %.0f ns per VMA (%d -> %d VMAs: %.1f -> %.1f us), while fork+_exit itself grows by %.0f ns per VMA: the walk adds %.1f%% to the per-VMA cost of a fork. At %d VMAs the probe time is %.2f%% of the fork's median latency with no module; the difference of medians there is %.1f us (%.2f%%).\n",
+		fprintf(md, "\nThe VMA walk: the module's median probe time plus walk per fork+_exit grows by %.0f ns per VMA (%d -> %d VMAs: %.1f -> %.1f us), while fork+_exit itself grows by %.0f ns per VMA: the walk adds %.1f%% to the per-VMA cost of a fork. At %d VMAs probe time plus walk is %.2f%% of the fork's median latency with no module; the difference of medians there is %.1f us (%.2f%%).\n",
 			per_vma, par[0].vmas, par[z].vmas,
-			med_probe[0][OP_EXIT] / 1e3, med_probe[z][OP_EXIT] / 1e3,
+			(med_probe[0][OP_EXIT] + w0) / 1e3,
+			(med_probe[z][OP_EXIT] + wz) / 1e3,
 			fork_per_vma, 100 * per_vma / fork_per_vma,
 			par[z].vmas,
-			100 * med_probe[z][OP_EXIT] / med[S_NONE][z][OP_EXIT],
+			100 * (med_probe[z][OP_EXIT] + wz) / med[S_NONE][z][OP_EXIT],
 			dz / 1e3, 100 * dz / med[S_NONE][z][OP_EXIT]);
 	}
 	fprintf(md, "\nSchedule %s (N none, M module, B bpftrace, b bpftrace with kprobes disarmed; visits: %d N, %d M, %d B, %d b; symmetric, so slow drift weighs alike on every state), %d repetition(s) per visit%s (module unloaded while bpftrace is attached; it attaches once: it takes long to start under TCG); one repetition runs the variants of each parent",

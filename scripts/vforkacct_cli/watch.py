@@ -177,7 +177,7 @@ class Output:
 
     def record(self, r):
         if self.fmt == "text":
-            d = "-" if r[OUTCOME] == "running" else None
+            d = "-" if r[OUTCOME] in ("running", "refused") else None
             self.line(self.TEXT % (
                 self.clock.text(r[TIME]), r[SEQ], r[PPID],
                 "-" if r[PID] is None else r[PID], r[COMM], r[KIND],
@@ -539,10 +539,12 @@ class TraceSource:
                 if len(f) < 13:
                     return None
                 n = [int(x) for x in f[1:10]]
-                r = [n[0], n[1] + self.mono_to_boot, n[2], n[3],
+                # pid 0: a fork the kernel refused (there is no child)
+                r = [n[0], n[1] + self.mono_to_boot, n[2], n[3] or None,
                      escape_comm(f[12]), f[10].decode("ascii", "replace"),
                      n[4], n[5], n[6], f[11].decode("ascii", "replace"),
-                     "running", None, None, None, n[7], n[8]]
+                     "refused" if n[3] == 0 else "running", None, None,
+                     None, n[7], n[8], None]
                 if r[KIND] != "fork":
                     r[CHARGE] = r[CHARGE] or 0
                 return ("fork", r)

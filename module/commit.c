@@ -115,40 +115,61 @@ long notrace vfa_committed_pages(void)
 	return max_t(s64, sum, 0);
 }
 
+static int vfa_catches;
+
 static int vfa_catch_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	if (current == vfa_catcher)
+	if (current == vfa_catcher) {
 		vfa_committed_as = (void *)regs_get_kernel_argument(regs, 0);
+		vfa_catches++;
+	}
 	return 0;
 }
 
-/* Catches vm_committed_as; checks it against the kernel's own sum. */
+/*
+ * Catches vm_committed_as; checks it against the kernel's own sum.
+ * Interrupts stay off around the call: else a context switch into the
+ * catcher may drop a dead mm, whose rss counters __mmdrop() sums too
+ * (seen: a freed counter caught, and read later).  Exactly one catch.
+ */
 static void vfa_catch_committed_as(void)
 {
 	struct kprobe kp = {
 		.symbol_name = "__percpu_counter_sum",
 		.pre_handler = vfa_catch_pre,
 	};
+	unsigned long flags;
 	long ours, theirs;
+	int tries;
 
 	if (register_kprobe(&kp)) {
 		pr_info("commit read with vm_memory_committed() (no kprobe on __percpu_counter_sum)\n");
 		return;
 	}
+	local_irq_save(flags);
 	vfa_catcher = current;
 	theirs = vm_memory_committed();
 	vfa_catcher = NULL;
+	local_irq_restore(flags);
 	unregister_kprobe(&kp);
-	ours = vfa_committed_pages();
-	/*
-	 * Both racy: other CPUs' commits move it meanwhile.  A wrong catch
-	 * would be nowhere near.
-	 */
-	if (vfa_committed_as && abs(ours - theirs) > 4096) {
-		pr_info("commit read with vm_memory_committed() (caught %ld pages, want %ld)\n",
-			ours, theirs);
+	if (vfa_catches != 1) {
+		pr_info("commit read with vm_memory_committed() (%d counters caught)\n",
+			vfa_catches);
 		vfa_committed_as = NULL;
+		return;
 	}
+	/* Other CPUs' commits move it meanwhile: a few tries, 1/16 apart. */
+	for (tries = 0; tries < 3; tries++) {
+		local_irq_save(flags);
+		ours = vfa_committed_pages();
+		theirs = vm_memory_committed();
+		local_irq_restore(flags);
+		if (theirs > 0 && abs(ours - theirs) <= theirs / 16)
+			return;
+	}
+	pr_info("commit read with vm_memory_committed() (caught %ld pages, want %ld)\n",
+		ours, theirs);
+	vfa_committed_as = NULL;
 }
 
 static int notrace vfa_forking_find(void)

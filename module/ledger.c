@@ -3,21 +3,30 @@
  * vforkacct: the ledger: counters, the fork log ring, and the table that
  * follows each logged child to its first exec or its exit.
  *
- * Everything is preallocated at load and guarded by one raw spinlock held
- * for a few dozen instructions: the probes run with preemption disabled
- * (a spinlock_t would sleep on PREEMPT_RT), and /proc readers copy one
- * record at a time so they never hold up a fork for long.  reset bumps an
- * epoch instead of clearing the tracking table, so it is O(1) and children
- * forked before it can no longer touch the new counters.
+ * Everything is preallocated at load, and no lock is shared by all CPUs:
+ * the probes of every fork, exec and exit of the system run here.
+ * Counters are per CPU, summed at read.  A record's seq is the one shared
+ * atomic per record; its ring slot has its own raw spinlock, which only a
+ * writer lapping the ring or a reader of that slot contends.  The table of
+ * followed children is split into stripes by pid hash, each with its own
+ * raw spinlock.  Raw: the probes run with preemption disabled, where a
+ * spinlock_t would sleep on PREEMPT_RT.  reset bumps an epoch instead of
+ * clearing anything: each CPU clears its own counters when it next sees
+ * the new epoch, and children forked before it are no longer counted.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/hash.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -27,6 +36,9 @@
 
 #define VFA_LOG_MIN	16
 #define VFA_LOG_MAX	1048576
+/* Stripes of the tracking table: one per 1024 children, at most 64. */
+#define VFA_STRIPE_SHARE	1024
+#define VFA_STRIPES_MAX		64
 
 /* A child being followed to its exec or exit; tgid 0 marks a free slot. */
 struct vfa_track {
@@ -39,6 +51,25 @@ struct vfa_track {
 	u8 verdict;
 };
 
+/* A part of the tracking table: pids hash to one stripe. */
+struct vfa_stripe {
+	raw_spinlock_t lock;
+	unsigned int used;
+	struct vfa_track *slots;	/* a linear-probing hash table */
+} ____cacheline_aligned_in_smp;
+
+/* A record of the ring; seq U64_MAX: never written. */
+struct vfa_slot {
+	raw_spinlock_t lock;
+	struct vfa_record rec;
+};
+
+/* One CPU's counters, valid for the epoch they carry. */
+struct vfa_cpu_counters {
+	u32 epoch;
+	struct vfa_counters c;
+};
+
 static unsigned int log_size = 4096;
 /*
  * Children followed at once.  Not tied to log_size: a prefork server's
@@ -46,14 +77,16 @@ static unsigned int log_size = 4096;
  */
 static unsigned int track_size = 65536;
 
-static DEFINE_RAW_SPINLOCK(vfa_lock);
-static struct vfa_counters counters;
-static struct vfa_record *ring;
-static struct vfa_track *track;
-static unsigned int track_bits;
-static unsigned int track_used;
-static unsigned int track_max;
+static DEFINE_PER_CPU(struct vfa_cpu_counters, vfa_cpu);
+static atomic64_t next_seq;	/* seq of the next record, never reset */
+static u64 log_base;		/* next_seq at the last reset */
+static struct vfa_slot *ring;
+static struct vfa_stripe *stripes;
+static unsigned int stripe_bits;	/* log2 of the number of stripes */
+static unsigned int slot_bits;		/* log2 of the slots per stripe */
+static unsigned int stripe_max;		/* children per stripe */
 static u32 epoch;
+static DEFINE_MUTEX(vfa_reset_mutex);
 /* Wall-clock seconds of load and of the last reset, for rates. */
 static time64_t load_time, reset_time;
 
@@ -86,126 +119,198 @@ unsigned int vfa_log_size(void)
 	return log_size;
 }
 
-static unsigned int vfa_track_slot(pid_t tgid)
+/*
+ * This CPU's counters for the current epoch; the caller has preemption
+ * disabled.  The first use after a reset clears them: only their own CPU
+ * ever writes them, so a reset needs no lock and loses no racing fork.
+ */
+static struct vfa_counters *vfa_counters_here(void)
 {
-	return hash_32((u32)tgid, track_bits);
+	struct vfa_cpu_counters *cc = this_cpu_ptr(&vfa_cpu);
+	u32 e = READ_ONCE(epoch);
+
+	if (unlikely(cc->epoch != e)) {
+		memset(&cc->c, 0, sizeof(cc->c));
+		/* Readers that see the epoch see the cleared counters. */
+		smp_store_release(&cc->epoch, e);
+	}
+	return &cc->c;
 }
 
-static int vfa_track_find(pid_t tgid, u64 start_time)
+/* Per-CPU counters: their own CPU's stores are read racily by readers. */
+static void vfa_add(u64 *f, u64 v)
 {
-	unsigned int mask = (1U << track_bits) - 1;
-	unsigned int i = vfa_track_slot(tgid);
+	WRITE_ONCE(*f, *f + v);
+}
 
-	for (; track[i].tgid; i = (i + 1) & mask)
-		if (track[i].tgid == tgid && track[i].start_time == start_time)
+static void vfa_raise(u64 *f, u64 v)
+{
+	if (v > *f)
+		WRITE_ONCE(*f, v);
+}
+
+static struct vfa_stripe *vfa_stripe_of(pid_t tgid, unsigned int *home)
+{
+	u32 h = hash_32((u32)tgid, stripe_bits + slot_bits);
+
+	*home = h & ((1U << slot_bits) - 1);
+	return &stripes[h >> slot_bits];
+}
+
+static unsigned int vfa_track_home(pid_t tgid)
+{
+	unsigned int home;
+
+	vfa_stripe_of(tgid, &home);
+	return home;
+}
+
+static int vfa_track_find(struct vfa_stripe *st, unsigned int i, pid_t tgid,
+			  u64 start_time)
+{
+	unsigned int mask = (1U << slot_bits) - 1;
+	struct vfa_track *t = st->slots;
+
+	for (; t[i].tgid; i = (i + 1) & mask)
+		if (t[i].tgid == tgid && t[i].start_time == start_time)
 			return i;
 	return -1;
 }
 
 /* Linear probing: delete by shifting later entries of the run back. */
-static void vfa_track_del(unsigned int i)
+static void vfa_track_del(struct vfa_stripe *st, unsigned int i)
 {
-	unsigned int mask = (1U << track_bits) - 1;
+	unsigned int mask = (1U << slot_bits) - 1;
+	struct vfa_track *t = st->slots;
 	unsigned int j = i, k;
 
-	WRITE_ONCE(track_used, track_used - 1);
+	WRITE_ONCE(st->used, st->used - 1);
 	for (;;) {
-		track[i].tgid = 0;
+		t[i].tgid = 0;
 		for (;;) {
 			j = (j + 1) & mask;
-			if (!track[j].tgid)
+			if (!t[j].tgid)
 				return;
-			k = vfa_track_slot(track[j].tgid);
+			k = vfa_track_home(t[j].tgid);
 			/* Stays if its home slot lies cyclically in (i, j]. */
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 				continue;
 			break;
 		}
-		track[i] = track[j];
+		t[i] = t[j];
 		i = j;
 	}
 }
 
 static bool vfa_track_add(struct task_struct *child,
-			  const struct vfa_record *rec)
+			  const struct vfa_record *rec, u32 e)
 {
-	unsigned int mask = (1U << track_bits) - 1;
+	unsigned int mask = (1U << slot_bits) - 1;
+	struct vfa_stripe *st;
 	unsigned int i;
+	bool ok = false;
 
-	if (track_used >= track_max)
-		return false;
-	for (i = vfa_track_slot(child->tgid); track[i].tgid; i = (i + 1) & mask)
-		;
-	track[i] = (struct vfa_track) {
-		.tgid = child->tgid,
-		.epoch = epoch,
-		.start_time = child->start_time,
-		.seq = rec->seq,
-		.fork_ns = rec->time_ns,
-		.kind = rec->kind,
-		.verdict = rec->verdict,
-	};
-	WRITE_ONCE(track_used, track_used + 1);
-	return true;
+	st = vfa_stripe_of(child->tgid, &i);
+	raw_spin_lock(&st->lock);
+	if (st->used < stripe_max) {
+		for (; st->slots[i].tgid; i = (i + 1) & mask)
+			;
+		st->slots[i] = (struct vfa_track) {
+			.tgid = child->tgid,
+			.epoch = e,
+			.start_time = child->start_time,
+			.seq = rec->seq,
+			.fork_ns = rec->time_ns,
+			.kind = rec->kind,
+			.verdict = rec->verdict,
+		};
+		WRITE_ONCE(st->used, st->used + 1);
+		ok = true;
+	}
+	raw_spin_unlock(&st->lock);
+	return ok;
 }
 
-static void vfa_account_probe(u64 start)
+static void vfa_account_probe(struct vfa_counters *c, u64 start)
 {
 	u64 ns = local_clock() - start;
 
-	counters.probe_ns += ns;
-	counters.probe_max_ns = max(counters.probe_max_ns, ns);
+	vfa_add(&c->probe_ns, ns);
+	vfa_raise(&c->probe_max_ns, ns);
 }
 
 void vfa_ledger_thread(u64 probe_start)
 {
-	raw_spin_lock(&vfa_lock);
-	counters.threads++;
-	vfa_account_probe(probe_start);
-	raw_spin_unlock(&vfa_lock);
+	struct vfa_counters *c = vfa_counters_here();
+
+	vfa_add(&c->threads, 1);
+	vfa_account_probe(c, probe_start);
 }
 
-/* Logs @rec (giving it its seq) and starts following @child. */
+/* Gives @rec the next seq and writes it to its ring slot. */
+static void vfa_log(struct vfa_record *rec)
+{
+	struct vfa_slot *s;
+
+	rec->seq = atomic64_fetch_inc(&next_seq);
+	s = &ring[rec->seq % log_size];
+	raw_spin_lock(&s->lock);
+	/* A writer lapping the ring: the newer record stays. */
+	if (s->rec.seq == U64_MAX || s->rec.seq < rec->seq)
+		s->rec = *rec;
+	raw_spin_unlock(&s->lock);
+}
+
+/* The seq that readers and trace events see: counted from the reset. */
+static u64 vfa_seq_shown(u64 seq)
+{
+	return seq - READ_ONCE(log_base);
+}
+
+/*
+ * Logs @rec (giving it its seq, as readers number it) and starts
+ * following @child.
+ */
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		     u64 min_limit_kb, u64 probe_start, u64 walk_ns)
 {
-	raw_spin_lock(&vfa_lock);
-	counters.walk_ns += walk_ns;
-	rec->seq = counters.logged++;
+	struct vfa_counters *c = vfa_counters_here();
+
+	vfa_add(&c->walk_ns, walk_ns);
 	switch (rec->kind) {
 	case VFA_FORK:
-		counters.forks++;
+		vfa_add(&c->forks, 1);
 		if (rec->charge_kb > 0)
-			counters.charged_kb += rec->charge_kb;
+			vfa_add(&c->charged_kb, rec->charge_kb);
 		if (rec->verdict == VFA_UNKNOWN)
-			counters.lock_misses++;
+			vfa_add(&c->lock_misses, 1);
 		if (rec->verdict == VFA_FAIL)
-			counters.would_fail++;
-		counters.min_safe_limit_kb = max(counters.min_safe_limit_kb,
-						 min_limit_kb);
+			vfa_add(&c->would_fail, 1);
+		vfa_raise(&c->min_safe_limit_kb, min_limit_kb);
 		break;
 	case VFA_VFORK:
-		counters.vforks++;
+		vfa_add(&c->vforks, 1);
 		break;
 	default:
-		counters.vm_clones++;
+		vfa_add(&c->vm_clones, 1);
 		break;
 	}
-	ring[rec->seq % log_size] = *rec;
-	if (!vfa_track_add(child, rec))
-		counters.untracked++;
-	vfa_account_probe(probe_start);
-	raw_spin_unlock(&vfa_lock);
+	vfa_log(rec);
+	if (!vfa_track_add(child, rec, READ_ONCE(epoch)))
+		vfa_add(&c->untracked, 1);
+	rec->seq = vfa_seq_shown(rec->seq);
+	vfa_account_probe(c, probe_start);
 }
 
 /* Logs a fork the kernel refused: there is no child to follow. */
 void vfa_ledger_refused(struct vfa_record *rec)
 {
-	raw_spin_lock(&vfa_lock);
-	rec->seq = counters.logged++;
-	counters.refused++;
-	ring[rec->seq % log_size] = *rec;
-	raw_spin_unlock(&vfa_lock);
+	/* A return probe: pinned to its CPU whatever the kernel's rethook. */
+	preempt_disable();
+	vfa_add(&vfa_counters_here()->refused, 1);
+	preempt_enable();
+	vfa_log(rec);
+	rec->seq = vfa_seq_shown(rec->seq);
 }
 
 /*
@@ -218,34 +323,40 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 {
 	u64 start = local_clock();
 	u64 start_time = p->group_leader->start_time;
-	struct vfa_record *r;
+	struct vfa_counters *c;
+	struct vfa_stripe *st;
 	struct vfa_track t;
-	bool fail, found = false;
+	struct vfa_slot *s;
+	unsigned int home;
+	bool fail;
 	int i;
 
-	/* Nothing followed: every exec and exit of the system goes by. */
-	if (!READ_ONCE(track_used))
+	/* Nothing followed in its stripe: no lock taken. */
+	st = vfa_stripe_of(p->tgid, &home);
+	if (!READ_ONCE(st->used))
 		return false;
 
-	raw_spin_lock(&vfa_lock);
-	i = vfa_track_find(p->tgid, start_time);
-	if (i < 0)
-		goto out;
-	t = track[i];
-	vfa_track_del(i);
-	if (t.epoch != epoch)	/* forked before a reset */
-		goto out;
+	raw_spin_lock(&st->lock);
+	i = vfa_track_find(st, home, p->tgid, start_time);
+	if (i >= 0) {
+		t = st->slots[i];
+		vfa_track_del(st, i);
+	}
+	raw_spin_unlock(&st->lock);
+	if (i < 0 || t.epoch != READ_ONCE(epoch))	/* forked before a reset */
+		return false;
 
+	c = vfa_counters_here();
 	fail = t.verdict == VFA_FAIL;
 	if (t.kind == VFA_FORK && outcome == VFA_EXEC) {
-		counters.exec_after_fork++;
-		counters.would_fail_exec += fail;
+		vfa_add(&c->exec_after_fork, 1);
+		vfa_add(&c->would_fail_exec, fail);
 	} else if (t.kind == VFA_FORK) {
-		counters.exit_without_exec++;
-		counters.would_fail_exit += fail;
+		vfa_add(&c->exit_without_exec, 1);
+		vfa_add(&c->would_fail_exit, fail);
 	}
 
-	rec->seq = t.seq;
+	rec->seq = vfa_seq_shown(t.seq);
 	rec->pid = p->tgid;
 	rec->kind = t.kind;
 	rec->verdict = t.verdict;
@@ -258,90 +369,169 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 		memcpy(rec->exec_comm, p->comm, TASK_COMM_LEN);
 		rec->exec_comm[TASK_COMM_LEN - 1] = '\0';
 	}
-	r = &ring[t.seq % log_size];
-	if (r->seq == t.seq) {	/* not overwritten yet */
-		r->outcome = outcome;
-		r->life_us = rec->life_us;
-		r->faults = rec->faults;
-		memcpy(r->exec_comm, rec->exec_comm, TASK_COMM_LEN);
+	s = &ring[t.seq % log_size];
+	raw_spin_lock(&s->lock);
+	if (s->rec.seq == t.seq) {	/* not overwritten yet */
+		s->rec.outcome = outcome;
+		s->rec.life_us = rec->life_us;
+		s->rec.faults = rec->faults;
+		memcpy(s->rec.exec_comm, rec->exec_comm, TASK_COMM_LEN);
 	}
-	found = true;
-	vfa_account_probe(start);
-out:
-	raw_spin_unlock(&vfa_lock);
-	return found;
+	raw_spin_unlock(&s->lock);
+	vfa_account_probe(c, start);
+	return true;
 }
 
+/*
+ * Records logged before the reset are no longer read, counters of the old
+ * epoch no longer summed.  A fork racing with it on another CPU lands on
+ * one side or the other.
+ */
 void vfa_ledger_reset(void)
 {
-	raw_spin_lock(&vfa_lock);
-	memset(&counters, 0, sizeof(counters));
-	epoch++;
-	reset_time = ktime_get_real_seconds();
-	raw_spin_unlock(&vfa_lock);
+	mutex_lock(&vfa_reset_mutex);
+	WRITE_ONCE(log_base, atomic64_read(&next_seq));
+	WRITE_ONCE(reset_time, ktime_get_real_seconds());
+	WRITE_ONCE(epoch, epoch + 1);
+	mutex_unlock(&vfa_reset_mutex);
+}
+
+static void vfa_sum(u64 *to, const u64 *from)
+{
+	*to += READ_ONCE(*from);
+}
+
+static void vfa_top(u64 *to, const u64 *from)
+{
+	*to = max(*to, READ_ONCE(*from));
 }
 
 void vfa_ledger_counters(struct vfa_counters *c)
 {
-	raw_spin_lock(&vfa_lock);
-	*c = counters;
-	raw_spin_unlock(&vfa_lock);
+	u32 e = READ_ONCE(epoch);
+	int cpu;
+
+	memset(c, 0, sizeof(*c));
+	for_each_possible_cpu(cpu) {
+		struct vfa_cpu_counters *cc = per_cpu_ptr(&vfa_cpu, cpu);
+		const struct vfa_counters *f = &cc->c;
+
+		/* Pairs with vfa_counters_here(): cleared before marked. */
+		if (smp_load_acquire(&cc->epoch) != e)
+			continue;	/* nothing since the reset */
+		vfa_sum(&c->forks, &f->forks);
+		vfa_sum(&c->vforks, &f->vforks);
+		vfa_sum(&c->vm_clones, &f->vm_clones);
+		vfa_sum(&c->threads, &f->threads);
+		vfa_sum(&c->would_fail, &f->would_fail);
+		vfa_sum(&c->would_fail_exec, &f->would_fail_exec);
+		vfa_sum(&c->would_fail_exit, &f->would_fail_exit);
+		vfa_sum(&c->exec_after_fork, &f->exec_after_fork);
+		vfa_sum(&c->exit_without_exec, &f->exit_without_exec);
+		vfa_sum(&c->charged_kb, &f->charged_kb);
+		vfa_top(&c->min_safe_limit_kb, &f->min_safe_limit_kb);
+		vfa_sum(&c->untracked, &f->untracked);
+		vfa_sum(&c->refused, &f->refused);
+		vfa_sum(&c->lock_misses, &f->lock_misses);
+		vfa_sum(&c->probe_ns, &f->probe_ns);
+		vfa_top(&c->probe_max_ns, &f->probe_max_ns);
+		vfa_sum(&c->walk_ns, &f->walk_ns);
+	}
+	c->logged = atomic64_read(&next_seq) - READ_ONCE(log_base);
+}
+
+void vfa_ledger_times(time64_t *load, time64_t *reset)
+{
+	*load = load_time;
+	*reset = READ_ONCE(reset_time);
 }
 
 /*
- * Copies the record numbered *@seq, or the oldest one still in the ring
- * if that was overwritten (*@seq moves forward).  False past the newest.
+ * Copies the record numbered *@seq (counted from the reset), or the
+ * oldest one still in the ring if that was overwritten (*@seq moves
+ * forward).  False past the newest, or at a record still being written.
  */
-void vfa_ledger_times(time64_t *load, time64_t *reset)
-{
-	raw_spin_lock(&vfa_lock);
-	*load = load_time;
-	*reset = reset_time;
-	raw_spin_unlock(&vfa_lock);
-}
-
 bool vfa_ledger_read(u64 *seq, struct vfa_record *rec)
 {
-	bool ok = false;
-	u64 oldest;
+	u64 base = READ_ONCE(log_base);
+	u64 want = *seq + base, next, got;
+	struct vfa_slot *s;
 
-	raw_spin_lock(&vfa_lock);
-	oldest = counters.logged > log_size ? counters.logged - log_size : 0;
-	if (*seq < oldest)
-		*seq = oldest;
-	if (*seq < counters.logged) {
-		*rec = ring[*seq % log_size];
-		ok = true;
+	for (;;) {
+		next = atomic64_read(&next_seq);
+		want = max3(want, base, next > log_size ? next - log_size : 0);
+		if (want >= next)
+			return false;
+		s = &ring[want % log_size];
+		raw_spin_lock(&s->lock);
+		got = s->rec.seq;
+		if (got == want)
+			*rec = s->rec;
+		raw_spin_unlock(&s->lock);
+		if (got == want)
+			break;
+		if (got == U64_MAX || got < want)
+			return false;	/* claimed, not written yet */
+		/* overwritten meanwhile: on to the oldest */
 	}
-	raw_spin_unlock(&vfa_lock);
-	return ok;
+	*seq = want - base;
+	rec->seq = *seq;
+	return true;
 }
 
 int vfa_ledger_init(void)
 {
-	unsigned int i;
+	unsigned int i, nstripes, slots;
 
 	ring = vmalloc_array(log_size, sizeof(*ring));
 	if (!ring)
 		return -ENOMEM;
-	for (i = 0; i < log_size; i++)
-		ring[i].seq = U64_MAX;
+	for (i = 0; i < log_size; i++) {
+		raw_spin_lock_init(&ring[i].lock);
+		ring[i].rec.seq = U64_MAX;
+	}
 
 	load_time = ktime_get_real_seconds();
 	reset_time = load_time;
-	track_max = track_size;
-	/* At most half full, so probe runs stay short. */
-	track_bits = ilog2(roundup_pow_of_two(track_max)) + 1;
-	track = vzalloc(array_size(1U << track_bits, sizeof(*track)));
-	if (!track) {
-		vfree(ring);
-		return -ENOMEM;
+	/*
+	 * Small tables are one stripe holding exactly track_size; larger
+	 * ones are split, each stripe holding its share and a quarter more,
+	 * so that an uneven hash does not leave children untracked early.
+	 */
+	nstripes = clamp(track_size / VFA_STRIPE_SHARE, 1U, VFA_STRIPES_MAX);
+	nstripes = rounddown_pow_of_two(nstripes);
+	stripe_bits = ilog2(nstripes);
+	stripe_max = track_size / nstripes;
+	if (nstripes > 1)
+		stripe_max += stripe_max / 4;
+	/* At most about two thirds full, so probe runs stay short. */
+	slots = roundup_pow_of_two(stripe_max + stripe_max / 2);
+	slot_bits = ilog2(slots);
+	stripes = kcalloc(nstripes, sizeof(*stripes), GFP_KERNEL);
+	if (!stripes)
+		goto err;
+	for (i = 0; i < nstripes; i++) {
+		raw_spin_lock_init(&stripes[i].lock);
+		stripes[i].slots = vzalloc(array_size(slots,
+						      sizeof(struct vfa_track)));
+		if (!stripes[i].slots)
+			goto err;
 	}
 	return 0;
+err:
+	vfa_ledger_exit();
+	return -ENOMEM;
 }
 
 void vfa_ledger_exit(void)
 {
-	vfree(track);
+	unsigned int i;
+
+	if (stripes)
+		for (i = 0; i < (1U << stripe_bits); i++)
+			vfree(stripes[i].slots);
+	kfree(stripes);
+	stripes = NULL;
 	vfree(ring);
+	ring = NULL;
 }

@@ -87,16 +87,22 @@ check: kernels
 	@$(MAKE) --no-print-directory lint
 	@$(TOP)/scripts/check
 
-# The debug kernel is built, not downloaded: about 10 minutes the first
-# time, so it has a target of its own (see README.md, "Debug kernel").
+# The debug kernels (KASAN and KCSAN) are built, not downloaded: about 10
+# minutes each the first time, so they have a target of their own (see
+# README.md, "Debug kernels").
 check-debug: deps
-	@$(TOP)/scripts/debug-kernel fetch
-	@k=$$($(TOP)/scripts/debug-kernel release) && set -o pipefail && mkdir -p $(TOP)/.build && \
-	$(MAKE) --no-print-directory module KVER=$$k W=1 KCFLAGS=-Werror 2>&1 | tee $(TOP)/.build/build-$$k.log && \
-	if grep -q 'warning:' $(TOP)/.build/build-$$k.log; then \
-		echo "check-debug: warnings building for $$k" >&2; exit 1; fi
+	@for v in $$($(TOP)/scripts/debug-kernel variants); do \
+		$(TOP)/scripts/debug-kernel fetch $$v || exit 1; done
+	@set -o pipefail && mkdir -p $(TOP)/.build && \
+	for v in $$($(TOP)/scripts/debug-kernel variants); do \
+		k=$$($(TOP)/scripts/debug-kernel release $$v) || exit 1; \
+		$(MAKE) --no-print-directory module KVER=$$k W=1 KCFLAGS=-Werror 2>&1 | tee $(TOP)/.build/build-$$k.log || exit 1; \
+		if grep -q 'warning:' $(TOP)/.build/build-$$k.log; then \
+			echo "check-debug: warnings building for $$k" >&2; exit 1; fi; \
+	done
 	@$(MAKE) --no-print-directory selftests
-	@VFA_KERNELS=$$($(TOP)/scripts/debug-kernel release) VFA_NO_HOST_TESTS=1 \
+	@VFA_KERNELS="$$(for v in $$($(TOP)/scripts/debug-kernel variants); do \
+		$(TOP)/scripts/debug-kernel release $$v; done)" VFA_NO_HOST_TESTS=1 \
 		VFA_NO_RUNNER_TESTS=1 VFA_DEBUG_SELFTEST=1 VFA_TIMEOUT=7200 \
 		VFA_TEST_TIMEOUT=1800 $(TOP)/scripts/check
 

@@ -83,9 +83,14 @@ static struct vfa_forking {
 static struct percpu_counter *vfa_committed_as;
 static struct task_struct *vfa_catcher;
 
-/* Programs whose commit requests would fail, per CPU, merged at read. */
+/*
+ * Programs whose commit requests would fail, per CPU, merged at read.
+ * Only its own CPU writes it; a reset bumps the epoch and each CPU clears
+ * its own at its next request.
+ */
 struct vfa_commit_cpu {
 	seqcount_t seq;
+	u32 epoch;
 	u64 commits;
 	u64 would_fail;
 	u64 min_safe_kb;
@@ -93,6 +98,7 @@ struct vfa_commit_cpu {
 };
 
 static DEFINE_PER_CPU(struct vfa_commit_cpu, vfa_commit_cpu);
+static u32 vfa_commit_epoch;
 /* Forks whose requests could not be told apart: the table was full. */
 static atomic_long_t vfa_slot_misses;
 
@@ -333,6 +339,25 @@ static void notrace vfa_note_program(struct vfa_commit_cpu *cc, long kb,
 	raw_write_seqcount_end(&cc->seq);
 }
 
+/* This CPU's table, cleared at its first use since a reset. */
+static struct vfa_commit_cpu *notrace vfa_commit_here(void)
+{
+	struct vfa_commit_cpu *cc = this_cpu_ptr(&vfa_commit_cpu);
+	u32 e = READ_ONCE(vfa_commit_epoch);
+
+	if (unlikely(cc->epoch != e)) {
+		raw_write_seqcount_begin(&cc->seq);
+		WRITE_ONCE(cc->commits, 0);
+		WRITE_ONCE(cc->would_fail, 0);
+		WRITE_ONCE(cc->min_safe_kb, 0);
+		memset(cc->progs, 0, sizeof(cc->progs));
+		raw_write_seqcount_end(&cc->seq);
+		/* Readers that see the epoch see the table cleared. */
+		smp_store_release(&cc->epoch, e);
+	}
+	return cc;
+}
+
 /* __vm_enough_memory(mm, pages, cap_sys_admin), at its entry */
 static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 				     struct ftrace_ops *op,
@@ -364,7 +389,7 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 
 	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
 		  vfa_committed_pages() + pages, &j);
-	cc = this_cpu_ptr(&vfa_commit_cpu);
+	cc = vfa_commit_here();
 	WRITE_ONCE(cc->commits, cc->commits + 1);
 	WRITE_ONCE(cc->min_safe_kb, max_t(u64, cc->min_safe_kb,
 					  j.min_limit_kb));
@@ -394,11 +419,16 @@ void vfa_commit_stats(struct vfa_commit_stats *s)
 {
 	int cpu;
 
+	u32 e = READ_ONCE(vfa_commit_epoch);
+
 	memset(s, 0, sizeof(*s));
 	for_each_possible_cpu(cpu) {
 		const struct vfa_commit_cpu *cc = per_cpu_ptr(&vfa_commit_cpu,
 							      cpu);
 
+		/* Pairs with vfa_commit_here(): cleared before marked. */
+		if (smp_load_acquire(&cc->epoch) != e)
+			continue;	/* nothing since the reset */
 		s->commits += READ_ONCE(cc->commits);
 		s->would_fail += READ_ONCE(cc->would_fail);
 		s->min_safe_kb = max_t(u64, s->min_safe_kb,
@@ -415,6 +445,7 @@ void vfa_commit_stats(struct vfa_commit_stats *s)
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
 			 void *arg)
 {
+	u32 e = READ_ONCE(vfa_commit_epoch);
 	struct vfa_program copy[VFA_PROGRAMS];
 	unsigned int start;
 	int cpu, i;
@@ -422,6 +453,9 @@ void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
 	for_each_possible_cpu(cpu) {
 		struct vfa_commit_cpu *cc = per_cpu_ptr(&vfa_commit_cpu, cpu);
 
+		/* As in vfa_commit_stats(). */
+		if (smp_load_acquire(&cc->epoch) != e)
+			continue;
 		do {
 			start = read_seqcount_begin(&cc->seq);
 			memcpy(copy, cc->progs, sizeof(copy));
@@ -432,21 +466,10 @@ void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
 	}
 }
 
-/* Racing requests on other CPUs may survive a reset by one count. */
+/* O(1): each CPU clears its own table at its next request. */
 void vfa_commit_reset(void)
 {
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		struct vfa_commit_cpu *cc = per_cpu_ptr(&vfa_commit_cpu, cpu);
-
-		raw_write_seqcount_begin(&cc->seq);
-		WRITE_ONCE(cc->commits, 0);
-		WRITE_ONCE(cc->would_fail, 0);
-		WRITE_ONCE(cc->min_safe_kb, 0);
-		memset(cc->progs, 0, sizeof(cc->progs));
-		raw_write_seqcount_end(&cc->seq);
-	}
+	WRITE_ONCE(vfa_commit_epoch, vfa_commit_epoch + 1);
 }
 
 int vfa_commit_init(void)

@@ -130,7 +130,12 @@ static struct vfa_counters *vfa_counters_here(void)
 	u32 e = READ_ONCE(epoch);
 
 	if (unlikely(cc->epoch != e)) {
-		memset(&cc->c, 0, sizeof(cc->c));
+		u64 *f = (u64 *)&cc->c;
+		unsigned int i;
+
+		/* Read racily by readers that saw the old epoch. */
+		for (i = 0; i < sizeof(cc->c) / sizeof(u64); i++)
+			WRITE_ONCE(f[i], 0);
 		/* Readers that see the epoch see the cleared counters. */
 		smp_store_release(&cc->epoch, e);
 	}

@@ -4,12 +4,15 @@
  * parameter names, so that `make check-debug` can prove the debug kernel
  * catches each kind of bug the vforkacct module must never have: a leak
  * (kmemleak), a use after free (KASAN), sleeping while atomic
- * (DEBUG_ATOMIC_SLEEP), a lock order inversion (lockdep) and freeing an
- * armed timer (DEBUG_OBJECTS).  Never load it anywhere else.
+ * (DEBUG_ATOMIC_SLEEP), a lock order inversion (lockdep), freeing an
+ * armed timer (DEBUG_OBJECTS) and a data race (KCSAN).  Never load it
+ * anywhere else.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compiler.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -19,7 +22,7 @@
 
 static char *bug = "";
 module_param(bug, charp, 0444);
-MODULE_PARM_DESC(bug, "The bug to commit: leak, uaf, sleep, lockorder or timer");
+MODULE_PARM_DESC(bug, "The bug to commit: leak, uaf, sleep, lockorder, timer or race");
 
 static DEFINE_SPINLOCK(spin);
 static DEFINE_MUTEX(mutex_a);
@@ -29,9 +32,38 @@ static void timer_fn(struct timer_list *t)
 {
 }
 
+/* Both sides update it with plain accesses: a data race. */
+static int racy;
+
+static int racer_fn(void *unused)
+{
+	while (!kthread_should_stop()) {
+		racy++;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Races with a kthread for 2 s, on the other CPU when there is one. */
+static int vfa_race(void)
+{
+	struct task_struct *t = kthread_run(racer_fn, NULL, "vfa_racer");
+	unsigned long end = jiffies + 2 * HZ;
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	while (time_before(jiffies, end)) {
+		racy++;
+		cond_resched();
+	}
+	kthread_stop(t);
+	return 0;
+}
+
 static int __init vfa_bugs_init(void)
 {
 	struct timer_list *timer;
+	int ret = 0;
 	char *p;
 
 	if (!strcmp(bug, "leak")) {
@@ -68,11 +100,13 @@ static int __init vfa_bugs_init(void)
 		timer_setup(timer, timer_fn, 0);
 		mod_timer(timer, jiffies + 100 * HZ);
 		kfree(timer);	/* armed: debugobjects disarms it and complains */
+	} else if (!strcmp(bug, "race")) {
+		ret = vfa_race();
 	} else {
 		pr_err("unknown bug '%s'\n", bug);
 		return -EINVAL;
 	}
-	return 0;
+	return ret;
 }
 
 static void __exit vfa_bugs_exit(void)

@@ -84,6 +84,45 @@ static void vfa_num(struct seq_file *m, const char *name, u64 v)
 }
 
 /*
+ * The tgids of the user processes that @ns can see (all, for NULL),
+ * referenced, in a kvmalloc'd array of *@n; NULL when out of memory.
+ * There is room for 64 processes born between the count and the walk;
+ * any more are left out.
+ */
+static struct pid **vfa_collect_pids(struct pid_namespace *ns,
+				     unsigned int *n)
+{
+	struct task_struct *p;
+	struct pid **pids;
+	unsigned int cap = 64;
+
+	rcu_read_lock();
+	for_each_process(p)
+		cap++;
+	rcu_read_unlock();
+	pids = kvmalloc_array(cap, sizeof(*pids), GFP_KERNEL);
+	if (!pids)
+		return NULL;
+	*n = 0;
+	rcu_read_lock();
+	for_each_process(p) {
+		/* Each may be exiting: its flags and pid change under us. */
+		if (READ_ONCE(p->flags) & VFA_NOT_USER)
+			continue;
+		/* Outside the reader's pid namespace: not its business. */
+		if (ns && !task_tgid_nr_ns(p, ns))
+			continue;
+		if (*n == cap)
+			break;
+		pids[*n] = get_task_pid(p, PIDTYPE_TGID);
+		if (pids[*n])
+			(*n)++;
+	}
+	rcu_read_unlock();
+	return pids;
+}
+
+/*
  * Private writable MAP_NORESERVE memory of every process: what mode 2
  * would add to the commit.  A walk of every mm, so summary readers (anyone)
  * get a figure at most a second old rather than a walk each.
@@ -94,28 +133,14 @@ static unsigned long vfa_noreserve_stamp;	/* jiffies + 1; 0: never */
 
 static unsigned long vfa_noreserve_walk(void)
 {
-	struct task_struct *p, *task;
+	struct task_struct *task;
 	struct pid **pids;
 	unsigned long total = 0;
-	unsigned int n = 0, cap = 64, i;
+	unsigned int n, i;
 
-	rcu_read_lock();
-	for_each_process(p)
-		cap++;
-	rcu_read_unlock();
-	pids = kvmalloc_array(cap, sizeof(*pids), GFP_KERNEL);
+	pids = vfa_collect_pids(NULL, &n);
 	if (!pids)
 		return 0;
-	rcu_read_lock();
-	for_each_process(p) {
-		if (p->flags & VFA_NOT_USER)
-			continue;
-		if (n == cap)
-			break;
-		pids[n++] = get_pid(task_tgid(p));
-	}
-	rcu_read_unlock();
-
 	for (i = 0; i < n; i++) {
 		struct mm_struct *mm = NULL;
 		struct vfa_charge c;
@@ -322,7 +347,7 @@ static const struct proc_ops vfa_forks_fops = {
 struct vfa_tasks {
 	struct pid_namespace *ns;	/* the reader's: whose pids it shows */
 	unsigned int n;
-	struct pid *pids[];
+	struct pid **pids;
 };
 
 static void *vfa_tasks_start(struct seq_file *m, loff_t *pos)
@@ -415,41 +440,28 @@ static void vfa_tasks_free(struct vfa_tasks *t)
 
 	for (i = 0; i < t->n; i++)
 		put_pid(t->pids[i]);
+	kvfree(t->pids);
 	put_pid_ns(t->ns);
-	kvfree(t);
+	kfree(t);
 }
 
 static int vfa_tasks_open(struct inode *inode, struct file *file)
 {
-	struct task_struct *p;
 	struct vfa_tasks *t;
-	unsigned int cap = 64;	/* room for processes born meanwhile */
 	int ret = vfa_may_open();
 
 	if (ret)
 		return ret;
-	rcu_read_lock();
-	for_each_process(p)
-		cap++;
-	rcu_read_unlock();
-
-	t = kvmalloc(struct_size(t, pids, cap), GFP_KERNEL);
+	t = kmalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
-	t->n = 0;
 	t->ns = get_pid_ns(task_active_pid_ns(current));
-	rcu_read_lock();
-	for_each_process(p) {
-		if (p->flags & VFA_NOT_USER)
-			continue;
-		/* Outside the reader's pid namespace: not its business. */
-		if (!pid_nr_ns(task_tgid(p), t->ns))
-			continue;
-		if (t->n == cap)
-			break;
-		t->pids[t->n++] = get_pid(task_tgid(p));
+	t->pids = vfa_collect_pids(t->ns, &t->n);
+	if (!t->pids) {
+		put_pid_ns(t->ns);
+		kfree(t);
+		return -ENOMEM;
 	}
-	rcu_read_unlock();
 
 	ret = seq_open(file, &vfa_tasks_ops);
 	if (ret) {

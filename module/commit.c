@@ -101,6 +101,8 @@ static DEFINE_PER_CPU(struct vfa_commit_cpu, vfa_commit_cpu);
 static u32 vfa_commit_epoch;
 /* Forks whose requests could not be told apart: the table was full. */
 static atomic_long_t vfa_slot_misses;
+/* Forks whose walk found preemption disabled (see vfa_commit_ops). */
+static atomic_long_t vfa_walks_atomic;
 
 /*
  * The system commit in pages, summed as __percpu_counter_sum() does but
@@ -298,6 +300,8 @@ static void vfa_forking_walk(int slot, struct mm_struct *mm)
 	u64 start = local_clock();
 	struct vfa_charge c;
 
+	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
+		atomic_long_inc(&vfa_walks_atomic);
 	vfa_charge_walk(mm, &c);
 	forking[slot].noreserve_fork_pages = c.noreserve_fork_pages;
 	forking[slot].walked = true;
@@ -409,10 +413,17 @@ static struct kretprobe vfa_copy_probe = {
 	.maxactive = VFA_FORKING_SLOTS,
 };
 
-/* It guards against recursion itself: ftrace can then call it directly. */
+/*
+ * No FTRACE_OPS_FL_RECURSION: with it, ftrace would wrap the callback in
+ * its recursion lock, which disables preemption, and a fork's walk would
+ * run non-preemptible (measured: cyclictest's worst case doubled on
+ * PREEMPT_RT beside a 65,000-VMA parent).  Alone on the function, it is
+ * called straight from the traced context; it guards its per-CPU part
+ * itself.  (Another tracer on __vm_enough_memory() puts ftrace in list
+ * mode, which disables preemption anyway: see walk_atomic.)
+ */
 static struct ftrace_ops vfa_commit_ops = {
 	.func = vfa_commit_entry,
-	.flags = FTRACE_OPS_FL_RECURSION,
 };
 
 void vfa_commit_stats(struct vfa_commit_stats *s)
@@ -434,6 +445,7 @@ void vfa_commit_stats(struct vfa_commit_stats *s)
 		s->min_safe_kb = max_t(u64, s->min_safe_kb,
 				       READ_ONCE(cc->min_safe_kb));
 	}
+	s->walks_atomic = atomic_long_read(&vfa_walks_atomic);
 	s->misses = vfa_copy_probe.nmissed +
 		    atomic_long_read(&vfa_slot_misses);
 }

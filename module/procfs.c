@@ -214,6 +214,7 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 	vfa_num(m, "probe_ns:", c.probe_ns);
 	vfa_num(m, "probe_max_ns:", c.probe_max_ns);
 	vfa_num(m, "walk_ns:", c.walk_ns);
+	vfa_num(m, "walk_atomic:", cs.walks_atomic);
 	vfa_num(m, "refused:", c.refused);
 	/* A fork is one request: the kernel's per-VMA ones are its parts. */
 	vfa_num(m, "commits:", cs.commits + c.forks);

@@ -131,6 +131,7 @@ struct vfa_commit_stats {
 	u64 would_fail;
 	u64 min_safe_kb;
 	u64 misses;		/* requests or forks that went unseen */
+	u64 walks_atomic;	/* fork walks run with preemption off */
 };
 
 int vfa_commit_init(void);

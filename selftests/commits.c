@@ -14,7 +14,9 @@
  *    fails with ENOMEM, and each is exactly one "refused" row (no pid,
  *    the model's verdict "fail"), one count of refused, one trace event,
  *    and none in forks;
- *  - in mode 0, MAP_NORESERVE memory shows in summary's noreserve.
+ *  - in mode 0, MAP_NORESERVE memory shows in summary's noreserve;
+ *  - the walk of a forking parent's VMAs (at its first request) runs with
+ *    preemption enabled: walk_atomic stays put over NWALK forks.
  * A guard process restores the sysctls however this program ends.
  */
 #include <errno.h>
@@ -36,6 +38,7 @@
 #define HOLD_MB		200
 #define NFORK		3
 #define NR_MB		96
+#define NWALK		20
 #define COMM		"vfa-commits"
 #define TRACE		"/sys/kernel/tracing"
 
@@ -206,7 +209,7 @@ static int refused_forks(pid_t *holder)
 int main(void)
 {
 	long long limit, wf0, wf1, wf2, all1, all2, cm0, cm2, largest = 0;
-	long long refused0 = 0, forks0 = 0, nr0, nr1, prog;
+	long long refused0 = 0, forks0 = 0, nr0, nr1, prog, wa0, wa1, wn0, wn1;
 	int small0, big0, small2, big2, enomem, rows = 0, agree = 0, n, i;
 	struct vfa_row *r;
 	pid_t holder = -1;
@@ -218,7 +221,7 @@ int main(void)
 		printf("TAP version 13\n1..0 # SKIP needs root with CAP_SYS_ADMIN\n");
 		return 4;
 	}
-	ktap_plan(11);
+	ktap_plan(12);
 	orig_mode = vm_sysctl("overcommit_memory");
 	orig_ratio = vm_sysctl("overcommit_ratio");
 	saved_limit = vfa_param_get("limit_kb");
@@ -319,6 +322,17 @@ int main(void)
 		  "summary_noreserve_counts_map_noreserve_memory");
 	if (nr != MAP_FAILED)
 		munmap(nr, (size_t)NR_MB << 20);
+	/* Each fork of ours asks for commit: its walk runs at the first. */
+	wa0 = vfa_summary("walk_atomic");
+	wn0 = vfa_summary("walk_ns");
+	for (i = 0; i < NWALK; i++)
+		fork_and_reap();
+	wa1 = vfa_summary("walk_atomic");
+	wn1 = vfa_summary("walk_ns");
+	ktap_info("%d forks: walk_atomic %lld -> %lld, walk_ns %lld -> %lld",
+		  NWALK, wa0, wa1, wn0, wn1);
+	ktap_test(wa0 >= 0 && wa1 == wa0 && wn1 > wn0,
+		  "fork_walk_runs_with_preemption_enabled");
 	ktap_test(vm_sysctl("overcommit_memory") == orig_mode &&
 		  vm_sysctl("overcommit_ratio") == orig_ratio &&
 		  vm_sysctl("overcommit_kbytes") == 0,

@@ -117,6 +117,10 @@ bench: kernels
 	@# missed is reported (exit 1), only a failed run fails the bench.
 	@$(TOP)/scripts/bench/cli-report | tee $(TOP)/.build/bench/cli-report.txt; \
 		test $${PIPESTATUS[0]} != 2
+	@# PREEMPT_RT latency beside a 65,000-VMA forking parent (rt.md), and
+	@# probe time per fork with 2 and 32 vCPUs (cpus.md).
+	@$(TOP)/scripts/bench/rt
+	@$(TOP)/scripts/bench/cpus
 
 clean:
 	rm -rf $(TOP)/.build $(TOP)/vforkacct.ko

@@ -285,6 +285,8 @@ bool vfa_forking_result(struct vfa_fork_result *r)
 	r->noreserve_pages = forking[slot].walked ?
 			     forking[slot].noreserve_fork_pages : 0;
 	r->walk_ns = forking[slot].walk_ns;
+	r->asked = forking[slot].tried > 0;
+	r->admin = forking[slot].admin;
 	return true;
 }
 

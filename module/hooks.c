@@ -72,7 +72,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	struct vfa_charge c;
 	long charge = 0, nr = 0;
 	u64 walk_ns = 0;
-	bool known = true;
+	bool known = true, admin = false, admin_known = false;
 	u8 kind;
 
 	/* Kernel threads, io/vhost workers and usermode helpers (no mm). */
@@ -85,9 +85,16 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 		return;
 	}
 
+	/*
+	 * The kernel's own CAP_SYS_ADMIN decision (security modules can
+	 * withhold it), when the fork asked for commit; else the same check
+	 * the kernel makes, cap_vm_enough_memory()'s.
+	 */
 	if (!(clone_flags & CLONE_VM)) {
 		kind = VFA_FORK;
 		if (vfa_forking_result(&fr)) {
+			admin_known = fr.asked;
+			admin = fr.admin;
 			/* O(1): the kernel's own requests told the charge. */
 			charge = fr.charge_pages;
 			nr = fr.noreserve_pages;
@@ -117,8 +124,9 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	 * committed, and the child's copy of it charged on top (the child's
 	 * is the parent's but for MADV_DONTFORK ranges).
 	 */
-	vfa_judge(vfa_has_sys_admin(current_cred()),
-		  READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
+	if (!admin_known)
+		admin = vfa_has_sys_admin(current_cred());
+	vfa_judge(admin, READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
 		  vfa_committed_pages() + 2 * nr, &j);
 
 	vfa_fill_parent(&rec, child);

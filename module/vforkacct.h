@@ -141,6 +141,8 @@ struct vfa_fork_result {
 	unsigned long charge_pages;
 	unsigned long noreserve_pages;	/* the child's MAP_NORESERVE memory */
 	u64 walk_ns;			/* preemptible time spent walking */
+	bool asked;			/* it made a request, so that: */
+	bool admin;			/* ... CAP_SYS_ADMIN, as the kernel saw */
 };
 
 bool vfa_forking_result(struct vfa_fork_result *r);

@@ -1,31 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfa_stall: a module that keeps preemption disabled on one CPU for
- * `seconds` (default 30) when loaded, so that the test suite can prove its
+ * `seconds` (default 45) when loaded, so that the test suite can prove its
  * VM runner still fails a run with a real stall, however it has been
  * tuned to stay green on a busy host.  Never load it anywhere else.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
 
-static unsigned int seconds = 30;
+static unsigned int seconds = 45;
 module_param(seconds, uint, 0444);
 MODULE_PARM_DESC(seconds, "How long to keep preemption disabled (s)");
 
 static int __init vfa_stall_init(void)
 {
-	unsigned int i;
+	unsigned long start, end;
 
 	pr_info("disabling preemption for %u s\n", seconds);
 	preempt_disable();
-	/* mdelay() spins on the clock: no scheduling point in between. */
-	for (i = 0; i < seconds * 10; i++)
-		mdelay(100);
+	/*
+	 * Spin on jiffies, the clock RCU's stall detector reads, not with
+	 * mdelay(): under emulation on a loaded host the guest's TSC rate can
+	 * be calibrated wrong, and a run in CI saw mdelay()'s "30 s" end before
+	 * either detector fired.  The tick still runs (interrupts are on).
+	 */
+	start = jiffies;
+	end = start + seconds * HZ;
+	while (time_before(jiffies, end))
+		cpu_relax();
 	preempt_enable();
-	pr_info("preemption enabled again\n");
+	pr_info("preemption enabled again after %u ms\n",
+		jiffies_to_msecs(jiffies - start));
 	return 0;
 }
 

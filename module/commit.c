@@ -18,7 +18,8 @@
  * (the fork is judged as one, at task_newtask).  At a fork's first
  * request, dup_mmap() holds the parent's mmap lock: the parent's VMAs are
  * walked there, preemptibly, for the MAP_NORESERVE memory the requests do
- * not show, so that task_newtask has nothing left to walk.  If
+ * not show, and the system commit is summed there too (O(CPUs)), so that
+ * task_newtask has nothing left to walk or sum.  If
  * copy_process() then fails with ENOMEM after the fork asked for commit,
  * the kernel refused it (the last request), and the fork is logged with
  * outcome "refused".
@@ -68,6 +69,7 @@ static struct vfa_forking {
 	long tried;		/* pages asked for so far */
 	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
 	bool walked;		/* the parent's VMAs walked, at the first */
+	long committed;		/* the system commit, at the first */
 	unsigned long noreserve_fork_pages;
 	u64 walk_ns;
 } forking[VFA_FORKING_SLOTS];
@@ -232,13 +234,12 @@ static int vfa_copy_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 /*
  * The fork failed with ENOMEM after asking for @tried pages: its last
- * request was refused (see the README for what else could do that).  All
- * of its charges are given back by now, so the commit now is the commit
- * before the fork, and the last request was judged on that plus @tried.
+ * request was refused (see the README for what else could do that), and
+ * it was judged on the commit @before the fork (as summed at the fork's
+ * first request) plus @tried.
  */
-static void vfa_log_refused(long tried, bool admin)
+static void vfa_log_refused(long tried, long before, bool admin)
 {
-	long before = vfa_committed_pages();
 	struct vfa_judgement j;
 	struct vfa_record rec;
 
@@ -263,7 +264,8 @@ static int vfa_copy_return(struct kretprobe_instance *ri,
 	long tried = forking[slot].tried;
 
 	if (IS_ERR(ret) && PTR_ERR(ret) == -ENOMEM && tried > 0)
-		vfa_log_refused(tried, forking[slot].admin);
+		vfa_log_refused(tried, forking[slot].committed,
+				forking[slot].admin);
 	/* Our last use of the slot before the next owner's. */
 	smp_store_release(&forking_task[slot], NULL);
 	return 0;
@@ -287,6 +289,7 @@ bool vfa_forking_result(struct vfa_fork_result *r)
 	r->walk_ns = forking[slot].walk_ns;
 	r->asked = forking[slot].tried > 0;
 	r->admin = forking[slot].admin;
+	r->committed = forking[slot].committed;
 	return true;
 }
 
@@ -296,17 +299,23 @@ bool vfa_forking_result(struct vfa_fork_result *r)
  * is preemptible and sees exactly what is copied, to find the
  * MAP_NORESERVE memory that the kernel's requests do not show.  (A fork
  * with no accounted VMA makes no request: it is taken to have none.)
+ * Sum the system commit there too, before the fork's first page is added:
+ * the fork is judged on it plus its whole charge, and task_newtask, which
+ * runs with preemption off, need not walk every CPU's counter.
  */
-static void vfa_forking_walk(int slot, struct mm_struct *mm)
+static void vfa_forking_first(int slot, struct mm_struct *mm)
 {
 	u64 start = local_clock();
 	struct vfa_charge c;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
 		atomic_long_inc(&vfa_walks_atomic);
-	vfa_charge_walk(mm, &c);
-	forking[slot].noreserve_fork_pages = c.noreserve_fork_pages;
-	forking[slot].walked = true;
+	forking[slot].committed = vfa_committed_pages();
+	if (mm == current->mm) {
+		vfa_charge_walk(mm, &c);
+		forking[slot].noreserve_fork_pages = c.noreserve_fork_pages;
+		forking[slot].walked = true;
+	}
 	forking[slot].walk_ns = local_clock() - start;
 }
 
@@ -381,20 +390,21 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 	slot = vfa_forking_find();
 	if (slot >= 0) {
 		/* One VMA of a fork: judged with the whole fork. */
-		if (!forking[slot].tried && mm == current->mm)
-			vfa_forking_walk(slot, mm);
+		if (!forking[slot].tried)
+			vfa_forking_first(slot, mm);
 		forking[slot].tried += pages;
 		forking[slot].admin = admin;
 		return;
 	}
 
+	/* Preemptible: the O(CPUs) sum stays out of the atomic part. */
+	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
+		  vfa_committed_pages() + pages, &j);
+
 	/* Also disables preemption: the per-CPU counters below need it. */
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-
-	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
-		  vfa_committed_pages() + pages, &j);
 	cc = vfa_commit_here();
 	WRITE_ONCE(cc->commits, cc->commits + 1);
 	WRITE_ONCE(cc->min_safe_kb, max_t(u64, cc->min_safe_kb,

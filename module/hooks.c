@@ -8,10 +8,11 @@
  * after the "no more failure paths" point, so the fork is certain, the
  * child's mm is complete and already charged, the child has not run, and
  * the clone flags (which alone tell vfork from a plain CLONE_VM clone) are
- * at hand.  It is O(1): the charge and the MAP_NORESERVE memory were
- * gathered during dup_mmap() (commit.c).  sched_process_fork fires later
- * without the flags and would add nothing.  Probes run with preemption
- * disabled: they never sleep.
+ * at hand.  It is O(1): the charge, the MAP_NORESERVE memory and the
+ * system commit before the fork were gathered during dup_mmap()
+ * (commit.c).  sched_process_fork fires later without the flags and
+ * would add nothing.  Probes run with preemption disabled: they never
+ * sleep.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -70,7 +71,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	struct vfa_record rec;
 	struct vfa_fork_result fr;
 	struct vfa_charge c;
-	long charge = 0, nr = 0;
+	long charge = 0, nr = 0, committed = -1;
 	u64 walk_ns = 0;
 	bool known = true, admin = false, admin_known = false;
 	u8 kind;
@@ -99,6 +100,9 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 			charge = fr.charge_pages;
 			nr = fr.noreserve_pages;
 			walk_ns = fr.walk_ns;
+			/* Summed at its first request, before its charge. */
+			if (fr.asked)
+				committed = fr.committed + charge;
 		} else if (mmap_read_trylock(child->mm)) {
 			/*
 			 * Not followed (see commit_misses): walk the child.
@@ -126,8 +130,10 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	 */
 	if (!admin_known)
 		admin = vfa_has_sys_admin(current_cred());
+	if (committed < 0)
+		committed = vfa_committed_pages();
 	vfa_judge(admin, READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
-		  vfa_committed_pages() + 2 * nr, &j);
+		  committed + 2 * nr, &j);
 
 	vfa_fill_parent(&rec, child);
 	rec.kind = kind;

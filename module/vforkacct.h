@@ -140,9 +140,10 @@ void vfa_commit_exit(void);
 struct vfa_fork_result {
 	unsigned long charge_pages;
 	unsigned long noreserve_pages;	/* the child's MAP_NORESERVE memory */
-	u64 walk_ns;			/* preemptible time spent walking */
+	u64 walk_ns;			/* preemptible time at its first request */
 	bool asked;			/* it made a request, so that: */
 	bool admin;			/* ... CAP_SYS_ADMIN, as the kernel saw */
+	long committed;			/* ... the system commit before it */
 };
 
 bool vfa_forking_result(struct vfa_fork_result *r);

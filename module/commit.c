@@ -57,15 +57,16 @@
 /*
  * Tasks inside copy_process() for a fork.  A task claims a free slot near
  * its hash with cmpxchg and is the only writer of it until it leaves;
- * others only read the owner field.
+ * others only read the owner field.  Owner and fork share a slot, so that
+ * a probe finds both on one page.
  */
 #define VFA_FORKING_BITS	10
 #define VFA_FORKING_SLOTS	BIT(VFA_FORKING_BITS)
 #define VFA_FORKING_PROBES	4
 
-static struct task_struct *forking_task[VFA_FORKING_SLOTS];
-/* What only the owner writes: its fork so far. */
 static struct vfa_forking {
+	struct task_struct *task;	/* the owner, or NULL */
+	/* What only the owner writes: its fork so far. */
 	long tried;		/* pages asked for so far */
 	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
 	bool walked;		/* the parent's VMAs walked, at the first */
@@ -190,7 +191,7 @@ static int notrace vfa_forking_find(void)
 	for (i = 0; i < VFA_FORKING_PROBES; i++) {
 		unsigned int s = (h + i) & (VFA_FORKING_SLOTS - 1);
 
-		if (READ_ONCE(forking_task[s]) == current)
+		if (READ_ONCE(forking[s].task) == current)
 			return s;
 	}
 	return -1;
@@ -204,8 +205,8 @@ static int notrace vfa_forking_claim(void)
 	for (i = 0; i < VFA_FORKING_PROBES; i++) {
 		unsigned int s = (h + i) & (VFA_FORKING_SLOTS - 1);
 
-		if (!READ_ONCE(forking_task[s]) &&
-		    !cmpxchg(&forking_task[s], NULL, current)) {
+		if (!READ_ONCE(forking[s].task) &&
+		    !cmpxchg(&forking[s].task, NULL, current)) {
 			forking[s].tried = 0;
 			forking[s].walked = false;
 			return s;
@@ -245,7 +246,7 @@ static void vfa_log_refused(long tried, long before, bool admin)
 
 	vfa_judge(admin, READ_ONCE(current->mm->total_vm), tried,
 		  before + tried, &j);
-	vfa_fill_parent(&rec, NULL);
+	vfa_fill_parent(&rec, NULL, ktime_get_boottime_ns());
 	rec.kind = VFA_FORK;
 	rec.outcome = VFA_REFUSED;
 	rec.charge_kb = tried * KB_PER_PAGE;
@@ -267,7 +268,7 @@ static int vfa_copy_return(struct kretprobe_instance *ri,
 		vfa_log_refused(tried, forking[slot].committed,
 				forking[slot].admin);
 	/* Our last use of the slot before the next owner's. */
-	smp_store_release(&forking_task[slot], NULL);
+	smp_store_release(&forking[slot].task, NULL);
 	return 0;
 }
 

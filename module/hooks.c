@@ -24,7 +24,6 @@
 #include <linux/mman.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
-#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -36,15 +35,17 @@
 #include "vforkacct.h"
 
 /*
- * The parent's side of a record: @current's ids, and the child's pid when
- * there is one (none for a fork the kernel refused).
+ * The parent's side of a record: @current's ids, the time (boot clock)
+ * @now, and the child's pid when there is one (none for a fork the kernel
+ * refused).
  */
-void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child)
+void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child,
+		     u64 now)
 {
 	struct pid_namespace *ns;
 
 	memset(rec, 0, sizeof(*rec));
-	rec->time_ns = ktime_get_boottime_ns();
+	rec->time_ns = now;
 	rec->ppid = current->tgid;
 	rec->pid = child ? child->tgid : 0;
 	memcpy(rec->comm, current->comm, TASK_COMM_LEN);
@@ -66,7 +67,8 @@ void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child)
 static void vfa_probe_newtask(void *data, struct task_struct *child,
 			      VFA_CLONE_FLAGS_T clone_flags)
 {
-	u64 start = local_clock();
+	/* The fork's time, and the start of the probe's own (see ledger.c). */
+	u64 start = ktime_get_boottime_ns();
 	struct vfa_judgement j;
 	struct vfa_record rec;
 	struct vfa_fork_result fr;
@@ -135,7 +137,7 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	vfa_judge(admin, READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
 		  committed + 2 * nr, &j);
 
-	vfa_fill_parent(&rec, child);
+	vfa_fill_parent(&rec, child, start);
 	rec.kind = kind;
 	rec.charge_kb = charge < 0 ? -1 : charge * (PAGE_SIZE / 1024);
 	rec.noreserve_kb = known ? nr * (PAGE_SIZE / 1024) : -1;

@@ -175,7 +175,8 @@ void vfa_trace_outcome(const struct vfa_record *r);
 u64 vfa_pid_ns_birth(struct pid_namespace *ns);
 
 /* hooks.c */
-void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child);
+void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child,
+		     u64 now);
 int vfa_hooks_init(void);
 void vfa_hooks_exit(void);
 

@@ -141,6 +141,12 @@ static struct vfa_counters *vfa_counters_here(void)
 	return &cc->c;
 }
 
+/* The epoch of @c (from vfa_counters_here()): one reading per probe. */
+static u32 vfa_counters_epoch(struct vfa_counters *c)
+{
+	return container_of(c, struct vfa_cpu_counters, c)->epoch;
+}
+
 /* Per-CPU counters: their own CPU's stores are read racily by readers. */
 static void vfa_add(u64 *f, u64 v)
 {
@@ -304,7 +310,7 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		break;
 	}
 	vfa_log(rec);
-	if (!vfa_track_add(child, rec, READ_ONCE(epoch)))
+	if (!vfa_track_add(child, rec, vfa_counters_epoch(c)))
 		vfa_add(&c->untracked, 1);
 	rec->seq = vfa_seq_shown(rec->seq);
 	vfa_account_probe(c, probe_start);
@@ -329,7 +335,6 @@ void vfa_ledger_refused(struct vfa_record *rec)
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec)
 {
-	u64 start = ktime_get_boottime_ns();
 	u64 start_time = p->group_leader->start_time;
 	struct vfa_counters *c;
 	struct vfa_stripe *st;
@@ -337,13 +342,15 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	struct vfa_slot *s;
 	unsigned int home;
 	bool fail;
+	u64 start;
 	int i;
 
-	/* Nothing followed in its stripe: no lock taken. */
+	/* Nothing followed in its stripe: no lock taken, no clock read. */
 	st = vfa_stripe_of(p->tgid, &home);
 	if (!READ_ONCE(st->used))
 		return false;
 
+	start = ktime_get_boottime_ns();
 	raw_spin_lock(&st->lock);
 	i = vfa_track_find(st, home, p->tgid, start_time);
 	if (i >= 0) {
@@ -351,10 +358,11 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 		vfa_track_del(st, i);
 	}
 	raw_spin_unlock(&st->lock);
-	if (i < 0 || t.epoch != READ_ONCE(epoch))	/* forked before a reset */
+	if (i < 0)
 		return false;
-
 	c = vfa_counters_here();
+	if (t.epoch != vfa_counters_epoch(c))	/* forked before a reset */
+		return false;
 	fail = t.verdict == VFA_FAIL;
 	if (t.kind == VFA_FORK && outcome == VFA_EXEC) {
 		vfa_add(&c->exec_after_fork, 1);

@@ -972,14 +972,6 @@ int main(int argc, char **argv)
 					    med[S_NONE][i][o],
 					100 * worst[i][o],
 					(med[S_MODULE][i][o] - med[S_NONE][i][o]) / 1e3);
-		/* Issue 12: preemption-off time flat in the parent's size. */
-		if (npar > 1 && med_probe[0][OP_EXIT] > 0)
-			fprintf(md, "\nPreemption-off time per fork+_exit: %.1f us at %d VMAs, %.1f us at %d VMAs: %.2fx (target: at most 2x; at the smallest, at most 6.5 us, a quarter of the 26 us before).\n",
-				med_probe[0][OP_EXIT] / 1e3, par[0].vmas,
-				med_probe[npar - 1][OP_EXIT] / 1e3,
-				par[npar - 1].vmas,
-				med_probe[npar - 1][OP_EXIT] /
-				med_probe[0][OP_EXIT]);
 		if (extra_forks)
 			fprintf(md, "\n(%d measurements saw other forks than the measured one in the summary: their probe time counts in the mean, not in the median.)\n",
 				extra_forks);

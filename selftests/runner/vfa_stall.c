@@ -23,9 +23,10 @@ static int __init vfa_stall_init(void)
 	preempt_disable();
 	/*
 	 * Spin on jiffies, the clock RCU's stall detector reads, not with
-	 * mdelay(): under emulation on a loaded host the guest's TSC rate can
-	 * be calibrated wrong, and a run in CI saw mdelay()'s "30 s" end before
-	 * either detector fired.  The tick still runs (interrupts are on).
+	 * mdelay(), which trusts the TSC rate calibrated at boot: a CI run saw
+	 * no detector fire during mdelay()'s "30 s" (a calibration off under
+	 * emulation on a loaded host is the likely cause).  The tick still
+	 * runs (interrupts are on).
 	 */
 	start = jiffies;
 	end = start + seconds * HZ;

@@ -22,6 +22,16 @@
 #include "compat.h"
 #include "vforkacct.h"
 
+/*
+ * vma_pages(), read once: a stack VMA grows under the mmap lock taken for
+ * reading (as /proc/vforkacct/tasks takes it), so its bounds can move.
+ */
+static unsigned long vfa_vma_pages(const struct vm_area_struct *vma)
+{
+	return (READ_ONCE(vma->vm_end) - READ_ONCE(vma->vm_start)) >>
+	       PAGE_SHIFT;
+}
+
 void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c)
 {
 	VMA_ITERATOR(vmi, mm, 0);
@@ -30,17 +40,18 @@ void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c)
 	memset(c, 0, sizeof(*c));
 	for_each_vma(vmi, vma) {
 		vm_flags_t flags = vfa_vma_flags(vma);
+		unsigned long pages = vfa_vma_pages(vma);
 
 		if (flags & VM_ACCOUNT) {
-			c->acct_pages += vma_pages(vma);
+			c->acct_pages += pages;
 			if (!(flags & VM_DONTCOPY))
-				c->fork_pages += vma_pages(vma);
+				c->fork_pages += pages;
 		} else if ((flags & (VM_NORESERVE | VM_WRITE | VM_SHARED |
 				     VM_HUGETLB | VFA_VM_DROPPABLE)) ==
 			   (VM_NORESERVE | VM_WRITE)) {
-			c->noreserve_pages += vma_pages(vma);
+			c->noreserve_pages += pages;
 			if (!(flags & VM_DONTCOPY))
-				c->noreserve_fork_pages += vma_pages(vma);
+				c->noreserve_fork_pages += pages;
 		}
 	}
 }

@@ -396,7 +396,8 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	if (ret)
 		goto put_mm;
 	vfa_charge_walk(mm, &c);
-	total_vm = mm->total_vm;
+	/* Stack growth raises it under the read lock too. */
+	total_vm = READ_ONCE(mm->total_vm);
 	mmap_read_unlock(mm);
 
 	cred = get_task_cred(task);

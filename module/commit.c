@@ -27,6 +27,11 @@
  * The callback runs on every commit request of the system: it takes no
  * lock of its own, its counters are per CPU and summed at read time, and
  * finding the current task's slot is a few loads.
+ *
+ * A vfork, a posix_spawn or another CLONE_VM clone charges nothing and
+ * makes no request, but its row shows the system commit at the fork: a
+ * second ftrace callback, on kernel_clone(), sums it there, preemptibly,
+ * for task_newtask to take (see vfa_spawning).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -74,6 +79,25 @@ static struct vfa_forking {
 	unsigned long noreserve_fork_pages;
 	u64 walk_ns;
 } forking[VFA_FORKING_SLOTS];
+
+/*
+ * Tasks between kernel_clone() and task_newtask for a CLONE_VM clone
+ * (vfork, posix_spawn), each with the system commit summed at
+ * kernel_clone()'s entry.  Only the owner writes a slot, and only the
+ * owner frees it, at task_newtask.  A clone that fails leaves its slot
+ * owned: the owner's next clone reuses it, and a task that dies first
+ * leaves it taken for good (or until a task at the same address clones),
+ * so that a table worn full only sends task_newtask back to summing
+ * itself.  Never a wrong value: a slot is only ever read by its owner.
+ */
+#define VFA_SPAWNING_BITS	9
+#define VFA_SPAWNING_SLOTS	BIT(VFA_SPAWNING_BITS)
+
+static struct vfa_spawning {
+	struct task_struct *task;	/* the owner, or NULL */
+	long committed;			/* the system commit at its entry */
+	u64 sum_ns;			/* ... and the time summing it took */
+} spawning[VFA_SPAWNING_SLOTS];
 
 /*
  * The kernel's vm_committed_as, the per-CPU counter behind Committed_AS.
@@ -213,6 +237,71 @@ static int notrace vfa_forking_claim(void)
 		}
 	}
 	return -1;
+}
+
+/* The current task's spawning slot, claimed if it has none; or -1. */
+static int notrace vfa_spawning_slot(bool claim)
+{
+	unsigned int h = hash_ptr(current, VFA_SPAWNING_BITS);
+	unsigned int i, s;
+
+	for (i = 0; i < VFA_FORKING_PROBES; i++) {
+		s = (h + i) & (VFA_SPAWNING_SLOTS - 1);
+		if (READ_ONCE(spawning[s].task) == current)
+			return s;
+	}
+	for (i = 0; claim && i < VFA_FORKING_PROBES; i++) {
+		s = (h + i) & (VFA_SPAWNING_SLOTS - 1);
+		if (!READ_ONCE(spawning[s].task) &&
+		    !cmpxchg(&spawning[s].task, NULL, current))
+			return s;
+	}
+	return -1;
+}
+
+/* kernel_clone(args), at its entry: a CLONE_VM clone's commit. */
+static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op,
+				    struct ftrace_regs *fregs)
+{
+	const struct kernel_clone_args *args = (void *)vfa_ftrace_arg(fregs, 0);
+	long committed;
+	u64 start;
+	int slot;
+
+	if ((args->flags & (CLONE_VM | CLONE_THREAD)) != CLONE_VM ||
+	    (current->flags & VFA_NOT_USER) || !current->mm)
+		return;
+	start = local_clock();
+	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
+		atomic_long_inc(&vfa_walks_atomic);
+	committed = vfa_committed_pages();
+	slot = vfa_spawning_slot(true);
+	if (slot < 0)
+		return;
+	WRITE_ONCE(spawning[slot].committed, committed);
+	WRITE_ONCE(spawning[slot].sum_ns, local_clock() - start);
+}
+
+/*
+ * From task_newtask, for a CLONE_VM clone of @current: the system commit
+ * as summed at its kernel_clone() (and in *@sum_ns the time that took),
+ * and the slot freed.  If it was not (the table was full, or the module
+ * came in between), summed now, and *@sum_ns is 0.
+ */
+long vfa_spawning_committed(u64 *sum_ns)
+{
+	int slot = vfa_spawning_slot(false);
+	long committed;
+
+	*sum_ns = 0;
+	if (slot < 0)
+		return vfa_committed_pages();
+	committed = READ_ONCE(spawning[slot].committed);
+	*sum_ns = READ_ONCE(spawning[slot].sum_ns);
+	/* Read before the slot is free for the next owner's write. */
+	smp_store_release(&spawning[slot].task, NULL);
+	return committed;
 }
 
 /* copy_process(pid, trace, node, args): a fork starts unless CLONE_VM. */
@@ -439,6 +528,13 @@ static struct ftrace_ops vfa_commit_ops = {
 	.func = vfa_commit_entry,
 };
 
+/* The same, alone on kernel_clone(): its sum is preemptible too. */
+static struct ftrace_ops vfa_clone_ops = {
+	.func = vfa_clone_entry,
+};
+
+static bool vfa_clone_hooked;
+
 void vfa_commit_stats(struct vfa_commit_stats *s)
 {
 	int cpu;
@@ -497,6 +593,27 @@ void vfa_commit_reset(void)
 	WRITE_ONCE(vfa_commit_epoch, vfa_commit_epoch + 1);
 }
 
+/*
+ * Optional: without it, task_newtask sums a CLONE_VM clone's commit
+ * itself, with preemption off, as it did before.
+ */
+static void vfa_clone_hook(void)
+{
+	static unsigned char func[] = "kernel_clone";
+	int ret;
+
+	ret = ftrace_set_filter(&vfa_clone_ops, func, sizeof(func) - 1, 0);
+	if (!ret)
+		ret = register_ftrace_function(&vfa_clone_ops);
+	if (ret) {
+		pr_info("vfork commit summed in task_newtask (no ftrace callback on %s: %d)\n",
+			func, ret);
+		ftrace_free_filter(&vfa_clone_ops);
+		return;
+	}
+	vfa_clone_hooked = true;
+}
+
 int vfa_commit_init(void)
 {
 	static unsigned char func[] = "__vm_enough_memory";
@@ -521,11 +638,17 @@ int vfa_commit_init(void)
 		unregister_kretprobe(&vfa_copy_probe);
 		return ret;
 	}
+	vfa_clone_hook();
 	return 0;
 }
 
 void vfa_commit_exit(void)
 {
+	if (vfa_clone_hooked) {
+		unregister_ftrace_function(&vfa_clone_ops);
+		ftrace_free_filter(&vfa_clone_ops);
+		vfa_clone_hooked = false;
+	}
 	unregister_ftrace_function(&vfa_commit_ops);
 	ftrace_free_filter(&vfa_commit_ops);
 	unregister_kretprobe(&vfa_copy_probe);

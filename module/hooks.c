@@ -9,10 +9,10 @@
  * child's mm is complete and already charged, the child has not run, and
  * the clone flags (which alone tell vfork from a plain CLONE_VM clone) are
  * at hand.  It is O(1): the charge, the MAP_NORESERVE memory and the
- * system commit before the fork were gathered during dup_mmap()
- * (commit.c).  sched_process_fork fires later without the flags and
- * would add nothing.  Probes run with preemption disabled: they never
- * sleep.
+ * system commit before the fork were gathered during dup_mmap(), and a
+ * CLONE_VM clone's commit at kernel_clone() (commit.c).
+ * sched_process_fork fires later without the flags and would add
+ * nothing.  Probes run with preemption disabled: they never sleep.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -119,10 +119,10 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 			charge = -1;
 			known = false;
 		}
-	} else if (clone_flags & CLONE_VFORK) {
-		kind = VFA_VFORK;
 	} else {
-		kind = VFA_VMCLONE;
+		kind = clone_flags & CLONE_VFORK ? VFA_VFORK : VFA_VMCLONE;
+		/* Summed at its kernel_clone(), preemptible (commit.c). */
+		committed = vfa_spawning_committed(&walk_ns);
 	}
 
 	/*

@@ -131,7 +131,7 @@ struct vfa_commit_stats {
 	u64 would_fail;
 	u64 min_safe_kb;
 	u64 misses;		/* requests or forks that went unseen */
-	u64 walks_atomic;	/* fork walks run with preemption off */
+	u64 walks_atomic;	/* fork walks or sums run with preemption off */
 };
 
 int vfa_commit_init(void);
@@ -148,6 +148,7 @@ struct vfa_fork_result {
 
 bool vfa_forking_result(struct vfa_fork_result *r);
 long vfa_committed_pages(void);
+long vfa_spawning_committed(u64 *sum_ns);
 void vfa_commit_stats(struct vfa_commit_stats *s);
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
 			 void *arg);

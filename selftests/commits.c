@@ -16,7 +16,9 @@
  *    and none in forks;
  *  - in mode 0, MAP_NORESERVE memory shows in summary's noreserve;
  *  - the walk of a forking parent's VMAs (at its first request) runs with
- *    preemption enabled: walk_atomic stays put over NWALK forks.
+ *    preemption enabled: walk_atomic stays put over NWALK forks; so does a
+ *    vfork's sum of the system commit (at kernel_clone()), and walk_ns
+ *    grows over NWALK vforks (it grows only when that sum ran there).
  * A guard process restores the sysctls however this program ends.
  */
 #include <errno.h>
@@ -221,7 +223,7 @@ int main(void)
 		printf("TAP version 13\n1..0 # SKIP needs root with CAP_SYS_ADMIN\n");
 		return 4;
 	}
-	ktap_plan(12);
+	ktap_plan(13);
 	orig_mode = vm_sysctl("overcommit_memory");
 	orig_ratio = vm_sysctl("overcommit_ratio");
 	saved_limit = vfa_param_get("limit_kb");
@@ -333,6 +335,20 @@ int main(void)
 		  NWALK, wa0, wa1, wn0, wn1);
 	ktap_test(wa0 >= 0 && wa1 == wa0 && wn1 > wn0,
 		  "fork_walk_runs_with_preemption_enabled");
+	for (i = 0; i < NWALK; i++) {
+		pid_t pid = vfork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+	wa0 = vfa_summary("walk_atomic");
+	wn0 = vfa_summary("walk_ns");
+	ktap_info("%d vforks: walk_atomic %lld -> %lld, walk_ns %lld -> %lld",
+		  NWALK, wa1, wa0, wn1, wn0);
+	ktap_test(wa0 == wa1 && wn0 > wn1,
+		  "vfork_commit_sum_runs_at_kernel_clone_with_preemption_enabled");
 	ktap_test(vm_sysctl("overcommit_memory") == orig_mode &&
 		  vm_sysctl("overcommit_ratio") == orig_ratio &&
 		  vm_sysctl("overcommit_kbytes") == 0,

@@ -8,7 +8,14 @@
  * clone(CLONE_VM) -> vmclone; pthread_create -> threads, never logged.
  * Rows are matched on this process's pid and the children's pids, so
  * anything else running in the guest cannot disturb the test.
+ *
+ * A CLONE_VM clone's row shows the system commit at the clone (summed at
+ * kernel_clone(), then taken by task_newtask): between Committed_AS read
+ * just before and just after, also right after a clone that failed in
+ * copy_process() and 64 MiB more commit; and the callback that sums it
+ * attached at load.
  */
+#include <errno.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
@@ -18,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,14 +202,104 @@ static bool check_threads(void)
 	return true;
 }
 
+/* Committed_AS moves by a page now and then in a quiet guest. */
+#define COMMIT_SLACK_KB	1024
+
+/*
+ * One clone made by @make: its row's committed_kB lies between
+ * Committed_AS just before and just after.  Returns that figure, or -1.
+ */
+static long clone_commit(const char *what, pid_t (*make)(int))
+{
+	long long before = meminfo_kb("Committed_AS"), after;
+	struct vfa_row *rows, *r;
+	long got = -1;
+	pid_t pid;
+	int n;
+
+	pid = make(0);
+	after = meminfo_kb("Committed_AS");
+	rows = vfa_forks(&n);
+	r = pid > 0 && rows ? vfa_find(rows, n, getpid(), pid) : NULL;
+	if (r)
+		got = r->committed_kb;
+	free(rows);
+	ktap_info("%s: Committed_AS %lld .. %lld kB, row committed_kB %ld",
+		  what, before, after, got);
+	if (!r || before < 0 || got < before - COMMIT_SLACK_KB ||
+	    got > after + COMMIT_SLACK_KB)
+		return -1;
+	return got;
+}
+
+static bool check_clone_commit(void)
+{
+	return clone_commit("vfork", do_vfork) >= 0 &&
+	       clone_commit("posix_spawn", do_spawn) >= 0 &&
+	       clone_commit("clone_vm", do_clone_vm) >= 0 &&
+	       clone_commit("clone_vm_vfork", do_clone_vm_vfork) >= 0;
+}
+
+/*
+ * A CLONE_VM clone that copy_process() refuses (EINVAL: CLONE_NEWNS with
+ * CLONE_FS) after kernel_clone() began keeps its sum's slot; the next
+ * clone must show the commit at its own time, 64 MiB later.
+ */
+static bool check_commit_after_failed_clone(void)
+{
+	size_t len = 64 << 20;
+	long first, second;
+	long rc;
+	void *p;
+
+	first = clone_commit("vfork before", do_vfork);
+	rc = syscall(SYS_clone, CLONE_VM | CLONE_VFORK | CLONE_NEWNS |
+		     CLONE_FS | SIGCHLD, 0, NULL, NULL, 0);
+	if (rc == 0)
+		_exit(0);
+	ktap_info("clone(CLONE_VM|CLONE_NEWNS|CLONE_FS): %ld (%s)", rc,
+		  rc < 0 ? strerror(errno) : "created");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	second = clone_commit("vfork after", do_vfork);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	return rc < 0 && errno == EINVAL && p != MAP_FAILED && first >= 0 &&
+	       second >= first + (long)(len >> 10) - COMMIT_SLACK_KB;
+}
+
+/* The module says in dmesg when it sums clones in task_newtask instead. */
+static bool check_clone_callback(void)
+{
+	FILE *f = popen("dmesg", "r");
+	int loads = 0, fallbacks = 0;
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strstr(line, "vforkacct: loaded"))
+			loads++;
+		if (strstr(line, "vfork commit summed in task_newtask"))
+			fallbacks++;
+	}
+	if (f)
+		pclose(f);
+	ktap_info("dmesg: %d loads, %d without the kernel_clone callback",
+		  loads, fallbacks);
+	return loads > 0 && fallbacks == 0;
+}
+
 int main(void)
 {
 	unsigned int i;
 
 	vfa_require_module();
-	ktap_plan(sizeof(cases) / sizeof(cases[0]) + 1);
+	ktap_plan(sizeof(cases) / sizeof(cases[0]) + 4);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ktap_test(check_case(&cases[i]), cases[i].name);
 	ktap_test(check_threads(), "pthread_create_is_thread_not_logged");
+	ktap_test(check_clone_commit(), "clone_vm_rows_show_the_commit_at_the_clone");
+	ktap_test(check_commit_after_failed_clone(),
+		  "clone_vm_commit_is_fresh_after_a_failed_clone");
+	ktap_test(check_clone_callback(), "kernel_clone_callback_attached_at_load");
 	return ktap_finish();
 }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * forkloop N: N times fork, _exit in the child, reap; prints the median
- * latency of one fork+_exit+waitpid.  For scripts/bench/cpus, which
+ * forkloop N [vfork]: N times fork (or vfork), _exit in the child, reap;
+ * prints the median latency of one fork+_exit+waitpid (or vfork+...).
+ * For scripts/bench/cpus, which
  * shows it beside the module's probe time: emulation slows a fork itself
  * as vCPUs are added, and the two ratios are read together.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int i, n = argc > 1 ? atoi(argv[1]) : 1000;
+	int use_vfork = argc > 2 && !strcmp(argv[2], "vfork");
 	long long *d, t;
 
 	if (n < 1)
@@ -40,7 +43,7 @@ int main(int argc, char **argv)
 		pid_t pid;
 
 		t = now_ns();
-		pid = fork();
+		pid = use_vfork ? vfork() : fork();
 		if (pid == 0)
 			_exit(0);
 		if (pid < 0)

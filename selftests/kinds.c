@@ -52,14 +52,8 @@ static pid_t do_fork(int i)
 
 static pid_t do_vfork(int i)
 {
-	pid_t pid;
-
 	(void)i;
-	pid = vfork();
-	if (pid == 0)
-		_exit(0);
-	waitpid(pid, NULL, 0);
-	return pid;
+	return vfork_and_reap();
 }
 
 static pid_t do_spawn(int i)

@@ -68,9 +68,7 @@ static void forker(volatile int *stop)
 {
 	while (!*stop) {
 		fork_and_reap();
-		if (vfork() == 0)
-			_exit(0);
-		wait(NULL);
+		vfork_and_reap();
 	}
 }
 

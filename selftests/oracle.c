@@ -117,14 +117,7 @@ static int fork_child(bool exec)
 
 static int vfork_child(void)
 {
-	pid_t pid = vfork();
-
-	if (pid == 0)
-		_exit(0);
-	if (pid < 0)
-		return 0;
-	waitpid(pid, NULL, 0);
-	return 1;
+	return vfork_and_reap() > 0;
 }
 
 static int spawn_child(void)

@@ -222,6 +222,17 @@ pid_t fork_and_reap(void)
 	return pid;
 }
 
+pid_t vfork_and_reap(void)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
 pid_t fork_sleeper(int *wfd)
 {
 	int p[2];

@@ -49,6 +49,8 @@ char *read_file(const char *path);
 void vfa_require_module(void);
 /* Forks and waits for a child that does nothing but _exit(0). */
 pid_t fork_and_reap(void);
+/* The same with vfork(). */
+pid_t vfork_and_reap(void);
 /* Forks a child that blocks until *@wfd is closed; its pid, or -1. */
 pid_t fork_sleeper(int *wfd);
 /* Maps @mb MiB private writable anonymous memory; touch it if @dirty. */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * forkloop N [vfork]: N times fork (or vfork), _exit in the child, reap;
+ * forkloop N [fork|vfork]: N times fork (or vfork), _exit in the child, reap;
  * prints the median latency of one fork+_exit+waitpid (or vfork+...).
- * For scripts/bench/cpus, which
- * shows it beside the module's probe time: emulation slows a fork itself
- * as vCPUs are added, and the two ratios are read together.
+ * For scripts/bench/cpus, which shows it beside the module's probe time:
+ * emulation slows a fork itself as vCPUs are added, and the two ratios
+ * are read together.
  */
 #include <stdio.h>
 #include <stdlib.h>

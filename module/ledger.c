@@ -286,7 +286,8 @@ static u64 vfa_seq_shown(u64 seq)
  * following @child.
  */
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start, u64 walk_ns)
+		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
+		     enum vfa_miss miss)
 {
 	struct vfa_counters *c = vfa_counters_here();
 
@@ -296,8 +297,10 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		vfa_add(&c->forks, 1);
 		if (rec->charge_kb > 0)
 			vfa_add(&c->charged_kb, rec->charge_kb);
-		if (rec->verdict == VFA_UNKNOWN)
+		if (miss == VFA_MISS_LOCK)
 			vfa_add(&c->lock_misses, 1);
+		else if (miss == VFA_MISS_WALK)
+			vfa_add(&c->walk_misses, 1);
 		if (rec->verdict == VFA_FAIL)
 			vfa_add(&c->would_fail, 1);
 		vfa_raise(&c->min_safe_limit_kb, min_limit_kb);
@@ -449,6 +452,7 @@ void vfa_ledger_counters(struct vfa_counters *c)
 		vfa_sum(&c->untracked, &f->untracked);
 		vfa_sum(&c->refused, &f->refused);
 		vfa_sum(&c->lock_misses, &f->lock_misses);
+		vfa_sum(&c->walk_misses, &f->walk_misses);
 		vfa_sum(&c->probe_ns, &f->probe_ns);
 		vfa_top(&c->probe_max_ns, &f->probe_max_ns);
 		vfa_sum(&c->walk_ns, &f->walk_ns);

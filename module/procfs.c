@@ -211,6 +211,7 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 	vfa_num(m, "logged:", c.logged);
 	vfa_num(m, "untracked:", c.untracked);
 	vfa_num(m, "lock_misses:", c.lock_misses);
+	vfa_num(m, "walk_misses:", c.walk_misses);
 	vfa_num(m, "probe_ns:", c.probe_ns);
 	vfa_num(m, "probe_max_ns:", c.probe_max_ns);
 	vfa_num(m, "walk_ns:", c.walk_ns);

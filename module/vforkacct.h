@@ -30,7 +30,7 @@ struct vfa_record {
 	u64 time_ns;		/* boot-time clock at the fork */
 	u64 life_us;		/* fork to exec/exit, once known */
 	u64 faults;		/* child's min+maj faults at exec/exit */
-	long charge_kb;		/* -1: unknown (mmap lock was busy) */
+	long charge_kb;		/* -1: unknown (see enum vfa_miss) */
 	long committed_kb;	/* system commit before this fork's charge */
 	long allowed_kb;	/* the model's threshold for this fork */
 	long noreserve_kb;	/* MAP_NORESERVE memory mode 2 would charge */
@@ -67,6 +67,7 @@ struct vfa_counters {
 	u64 untracked;
 	u64 refused;
 	u64 lock_misses;
+	u64 walk_misses;
 	u64 probe_ns;
 	u64 probe_max_ns;
 	u64 walk_ns;		/* preemptible: the parent's VMAs, per fork */
@@ -104,8 +105,11 @@ int vfa_ledger_init(void);
 void vfa_ledger_exit(void);
 unsigned int vfa_log_size(void);
 void vfa_ledger_thread(u64 probe_start);
+/* Why a fork's charge is unknown (charge -1, verdict unknown). */
+enum vfa_miss { VFA_MISS_NONE, VFA_MISS_LOCK, VFA_MISS_WALK };
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start, u64 walk_ns);
+		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
+		     enum vfa_miss miss);
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec);
 void vfa_ledger_refused(struct vfa_record *rec);

@@ -541,6 +541,7 @@ Seen: 98 forks, 25 vforks (vfork, posix_spawn), 0 other clones (CLONE_VM, no vfo
 9 forks would have FAILED (ENOMEM) under strict overcommit: 6 then exec'd (a needless failure: vfork or posix_spawn would have worked), 2 exited without exec, 1 still running.
 Fork children: 80 exec'd, 16 exited without exec; 9.42 GiB charged in all.
 Smallest CommitLimit under which no fork seen would have failed: 1.05 GiB (`vforkacct advise` turns it into a vm.overcommit_ratio).
+Note: 3 forks with an unknown charge (not followed, too many VMAs to walk).
 
 Log: 18 records (seq 100..122); 100 older ones overwritten (raise log_size); 5 missing inside.
 
@@ -709,6 +710,12 @@ class TestReport(CliCase):
         self.assertIsNone(r["summary"])
         self.assertIsNone(r["log"]["min_safe_limit_kb"])
         self.assertEqual(r["spawn_candidates"], ["python3"])
+
+    def test_report_notes_unknown_charges(self):
+        out = self.ok(["report"] + ATTR)
+        self.assertIn("Note: 3 forks with an unknown charge (not followed, "
+                      "too many VMAs to walk).", out)
+        self.assertNotIn("lock busy", out)
 
     def test_empty_log(self):
         d = tempfile.mkdtemp()
@@ -1397,6 +1404,7 @@ class TestExport(CliCase):
                            ("would_fail_exec_total", 6),
                            ("charged_bytes_total", 9876543 * 1024),
                            ("logged_total", 123), ("log_size", 32),
+                           ("lock_misses_total", 0), ("walk_misses_total", 3),
                            ("probe_seconds_total", 0.123456789),
                            ("probe_max_seconds", 98765e-9),
                            ("load_time_seconds", 1764452400),

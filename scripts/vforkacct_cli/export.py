@@ -71,6 +71,8 @@ SUMMARY_METRICS = [
      "Fork children whose outcome could not be followed.", 1),
     ("lock_misses", "lock_misses_total", "counter",
      "Forks whose charge could not be read (mmap lock busy).", 1),
+    ("walk_misses", "walk_misses_total", "counter",
+     "Forks whose charge was not read (not followed, too many VMAs).", 1),
     ("probe_ns", "probe_seconds_total", "counter",
      "Time spent in the module's probes.", "ns"),
     ("probe_max_ns", "probe_max_seconds", "gauge",

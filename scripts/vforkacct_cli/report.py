@@ -248,6 +248,9 @@ def summary_words(s):
         extra.append("%d children untracked (tracking table full)" % g("untracked"))
     if g("lock_misses"):
         extra.append("%d forks with an unknown charge (lock busy)" % g("lock_misses"))
+    if g("walk_misses"):
+        extra.append("%d forks with an unknown charge (not followed, too "
+                     "many VMAs to walk)" % g("walk_misses"))
     if extra:
         lines.append("Note: " + "; ".join(extra) + ".")
     return "\n".join(lines)

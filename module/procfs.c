@@ -109,8 +109,12 @@ static struct pid **vfa_collect_pids(struct pid_namespace *ns,
 		/* Each may be exiting: its flags and pid change under us. */
 		if (READ_ONCE(p->flags) & VFA_NOT_USER)
 			continue;
-		/* Outside the reader's pid namespace: not its business. */
-		if (ns && !task_tgid_nr_ns(p, ns))
+		/*
+		 * Outside the reader's pid namespace: not its business.
+		 * (pid_alive()'s plain read races with release_task(), a
+		 * benign race: see vfa_tasks_show().)
+		 */
+		if (ns && !data_race(task_tgid_nr_ns(p, ns)))
 			continue;
 		if (*n == cap)
 			break;
@@ -409,12 +413,18 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 		  vfa_committed_pages() + c.noreserve_pages + c.fork_pages +
 		  c.noreserve_fork_pages, &j);
 
-	/* 0: it exited since open and its pid is gone; say nothing of it. */
-	pid = task_tgid_nr_ns(task, t->ns);
+	/*
+	 * 0: it exited since open and its pid is gone; say nothing of it.
+	 * Both helpers test pid_alive() with a plain read of thread_pid,
+	 * which release_task() clears meanwhile (KCSAN saw it): benign, as
+	 * in the kernel's own /proc/PID/status, since what they then follow
+	 * is RCU-protected and a stale answer only shows a dying process.
+	 */
+	pid = data_race(task_tgid_nr_ns(task, t->ns));
 	if (!pid)
 		goto put_mm;
 	get_task_comm(comm, task);
-	seq_printf(m, "%d %d ", pid, task_ppid_nr_ns(task, t->ns));
+	seq_printf(m, "%d %d ", pid, data_race(task_ppid_nr_ns(task, t->ns)));
 	vfa_seq_comm(m, comm);
 	seq_printf(m, " %lu %lu %s %lu %lu %lu\n",
 		   c.acct_pages * (PAGE_SIZE / 1024),

@@ -378,7 +378,7 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	char comm[TASK_COMM_LEN];
 	struct vfa_tasks *t = m->private;
 	struct task_struct *task;
-	pid_t pid;
+	pid_t pid, ppid;
 	struct vfa_judgement j;
 	unsigned long total_vm;
 	struct vfa_charge c;
@@ -423,8 +423,10 @@ static int vfa_tasks_show(struct seq_file *m, void *v)
 	pid = data_race(task_tgid_nr_ns(task, t->ns));
 	if (!pid)
 		goto put_mm;
+	/* The same benign race, for it and for its parent. */
+	ppid = data_race(task_ppid_nr_ns(task, t->ns));
 	get_task_comm(comm, task);
-	seq_printf(m, "%d %d ", pid, data_race(task_ppid_nr_ns(task, t->ns)));
+	seq_printf(m, "%d %d ", pid, ppid);
 	vfa_seq_comm(m, comm);
 	seq_printf(m, " %lu %lu %s %lu %lu %lu\n",
 		   c.acct_pages * (PAGE_SIZE / 1024),

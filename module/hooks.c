@@ -135,8 +135,6 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 		} else {
 			miss = VFA_MISS_LOCK;
 		}
-		if (miss != VFA_MISS_NONE)
-			charge = -1;
 	} else {
 		kind = clone_flags & CLONE_VFORK ? VFA_VFORK : VFA_VMCLONE;
 		/* Summed at its kernel_clone(), preemptible (commit.c). */
@@ -152,12 +150,12 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 		admin = vfa_has_sys_admin(current_cred());
 	if (committed < 0)
 		committed = vfa_committed_pages();
-	vfa_judge(admin, READ_ONCE(current->mm->total_vm), max(charge, 0L) + nr,
+	vfa_judge(admin, READ_ONCE(current->mm->total_vm), charge + nr,
 		  committed + 2 * nr, &j);
 
 	vfa_fill_parent(&rec, child, start);
 	rec.kind = kind;
-	rec.charge_kb = charge < 0 ? -1 : charge * (PAGE_SIZE / 1024);
+	rec.charge_kb = miss ? -1 : charge * (PAGE_SIZE / 1024);
 	rec.noreserve_kb = miss ? -1 : nr * (PAGE_SIZE / 1024);
 	rec.committed_kb = j.committed_kb - nr * (PAGE_SIZE / 1024);
 	rec.allowed_kb = j.allowed_kb;

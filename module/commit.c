@@ -11,34 +11,37 @@
  * entry: far cheaper than a kprobe, which matters because a fork of a
  * process with 30,000 VMAs makes 30,000 requests.
  *
- * A fork's requests are told apart by a kretprobe on copy_process(), once
- * per fork: while a task is inside copy_process() for a fork (no
- * CLONE_VM), it owns a slot of a small table, and its requests add up to
- * the fork's charge there instead of counting as requests of their own
- * (the fork is judged as one, at task_newtask).  At a fork's first
- * request, dup_mmap() holds the parent's mmap lock: the parent's VMAs are
- * walked there, preemptibly, for the MAP_NORESERVE memory the requests do
- * not show, and the system commit is summed there too (O(CPUs)), so that
- * task_newtask has nothing left to walk or sum.  If
- * copy_process() then fails with ENOMEM after the fork asked for commit,
- * the kernel refused it (the last request), and the fork is logged with
- * outcome "refused".
- *
+ * A fork's requests are told apart by a second ftrace callback, on
+ * kernel_clone(), once per fork: from there until the task returns to user
+ * space, it owns a slot of a small table, and its requests add up to the
+ * fork's charge there instead of counting as requests of their own (the
+ * fork is judged as one, at task_newtask).  At a fork's first request,
+ * dup_mmap() holds the parent's mmap lock: the parent's VMAs are walked
+ * there, preemptibly, for the MAP_NORESERVE memory the requests do not
+ * show, and the system commit is summed there too (O(CPUs)), so that
+ * task_newtask has nothing left to walk or sum.  The slot is freed by a
+ * task_work queued at the claim, which runs as the task returns to user
+ * space, preemptibly: if the fork asked for commit and failed with
+ * ENOMEM, the kernel refused it (the last request), and the fork is
+ * logged with outcome "refused".  No return probe is needed.
+
  * The callback runs on every commit request of the system: it takes no
  * lock of its own, its counters are per CPU and summed at read time, and
  * finding the current task's slot is a few loads.
  *
  * A vfork, a posix_spawn or another CLONE_VM clone charges nothing and
- * makes no request, but its row shows the system commit at the fork: a
- * second ftrace callback, on kernel_clone(), sums it there, preemptibly,
- * for task_newtask to take (see vfa_spawning).
+ * makes no request, but its row shows the system commit at the fork: the
+ * kernel_clone() callback sums it there, preemptibly, into the clone's
+ * slot for task_newtask to take.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/ftrace.h>
 #include <linux/hash.h>
+#include <linux/jiffies.h>
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/kprobes.h>
@@ -46,13 +49,17 @@
 #include <linux/mman.h>
 #include <linux/percpu.h>
 #include <linux/percpu_counter.h>
+#include <linux/rcupdate.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
 #include <linux/seqlock.h>
 #include <linux/string.h>
+#include <linux/task_work.h>
 #include <linux/uidgid.h>
+#include <asm/syscall.h>
 
 #include "compat.h"
 #include "vforkacct.h"
@@ -60,10 +67,10 @@
 #define KB_PER_PAGE	(PAGE_SIZE / 1024)
 
 /*
- * Tasks inside copy_process() for a fork.  A task claims a free slot near
- * its hash with cmpxchg and is the only writer of it until it leaves;
- * others only read the owner field.  Owner and fork share a slot, so that
- * a probe finds both on one page.
+ * Tasks between kernel_clone() and their return to user space, for a fork
+ * or a CLONE_VM clone (not a thread).  A task claims a free slot near its
+ * hash with cmpxchg and is the only writer of it until its task_work
+ * frees it; others only read the owner field.
  */
 #define VFA_FORKING_BITS	10
 #define VFA_FORKING_SLOTS	BIT(VFA_FORKING_BITS)
@@ -72,6 +79,9 @@
 static struct vfa_forking {
 	struct task_struct *task;	/* the owner, or NULL */
 	/* What only the owner writes: its fork so far. */
+	struct callback_head work;	/* frees the slot (vfa_clone_end) */
+	bool vm;		/* a CLONE_VM clone: no request, no charge */
+	bool done;		/* task_newtask came: the fork succeeded */
 	long tried;		/* pages asked for so far */
 	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
 	bool walked;		/* the parent's VMAs walked, at the first */
@@ -79,25 +89,6 @@ static struct vfa_forking {
 	unsigned long noreserve_fork_pages;
 	u64 walk_ns;
 } forking[VFA_FORKING_SLOTS];
-
-/*
- * Tasks between kernel_clone() and task_newtask for a CLONE_VM clone
- * (vfork, posix_spawn), each with the system commit summed at
- * kernel_clone()'s entry.  Only the owner writes a slot, and only the
- * owner frees it, at task_newtask.  A clone that fails leaves its slot
- * owned: the owner's next clone reuses it, and a task that dies first
- * leaves it taken for good (or until a task at the same address clones),
- * so that a table worn full only sends task_newtask back to summing
- * itself.  Never a wrong value: a slot is only ever read by its owner.
- */
-#define VFA_SPAWNING_BITS	9
-#define VFA_SPAWNING_SLOTS	BIT(VFA_SPAWNING_BITS)
-
-static struct vfa_spawning {
-	struct task_struct *task;	/* the owner, or NULL */
-	long committed;			/* the system commit at its entry */
-	u64 sum_ns;			/* ... and the time summing it took */
-} spawning[VFA_SPAWNING_SLOTS];
 
 /*
  * The kernel's vm_committed_as, the per-CPU counter behind Committed_AS.
@@ -230,96 +221,10 @@ static int notrace vfa_forking_claim(void)
 		unsigned int s = (h + i) & (VFA_FORKING_SLOTS - 1);
 
 		if (!READ_ONCE(forking[s].task) &&
-		    !cmpxchg(&forking[s].task, NULL, current)) {
-			forking[s].tried = 0;
-			forking[s].walked = false;
-			return s;
-		}
-	}
-	return -1;
-}
-
-/* The current task's spawning slot, claimed if it has none; or -1. */
-static int notrace vfa_spawning_slot(bool claim)
-{
-	unsigned int h = hash_ptr(current, VFA_SPAWNING_BITS);
-	unsigned int i, s;
-
-	for (i = 0; i < VFA_FORKING_PROBES; i++) {
-		s = (h + i) & (VFA_SPAWNING_SLOTS - 1);
-		if (READ_ONCE(spawning[s].task) == current)
-			return s;
-	}
-	for (i = 0; claim && i < VFA_FORKING_PROBES; i++) {
-		s = (h + i) & (VFA_SPAWNING_SLOTS - 1);
-		if (!READ_ONCE(spawning[s].task) &&
-		    !cmpxchg(&spawning[s].task, NULL, current))
+		    !cmpxchg(&forking[s].task, NULL, current))
 			return s;
 	}
 	return -1;
-}
-
-/* kernel_clone(args), at its entry: a CLONE_VM clone's commit. */
-static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
-				    struct ftrace_ops *op,
-				    struct ftrace_regs *fregs)
-{
-	const struct kernel_clone_args *args = (void *)vfa_ftrace_arg(fregs, 0);
-	long committed;
-	u64 start;
-	int slot;
-
-	if ((args->flags & (CLONE_VM | CLONE_THREAD)) != CLONE_VM ||
-	    (current->flags & VFA_NOT_USER) || !current->mm)
-		return;
-	start = local_clock();
-	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
-		atomic_long_inc(&vfa_walks_atomic);
-	committed = vfa_committed_pages();
-	slot = vfa_spawning_slot(true);
-	if (slot < 0)
-		return;
-	WRITE_ONCE(spawning[slot].committed, committed);
-	WRITE_ONCE(spawning[slot].sum_ns, local_clock() - start);
-}
-
-/*
- * From task_newtask, for a CLONE_VM clone of @current: the system commit
- * as summed at its kernel_clone() (and in *@sum_ns the time that took),
- * and the slot freed.  If it was not (the table was full, or the module
- * came in between), summed now, and *@sum_ns is 0.
- */
-long vfa_spawning_committed(u64 *sum_ns)
-{
-	int slot = vfa_spawning_slot(false);
-	long committed;
-
-	*sum_ns = 0;
-	if (slot < 0)
-		return vfa_committed_pages();
-	committed = READ_ONCE(spawning[slot].committed);
-	*sum_ns = READ_ONCE(spawning[slot].sum_ns);
-	/* Read before the slot is free for the next owner's write. */
-	smp_store_release(&spawning[slot].task, NULL);
-	return committed;
-}
-
-/* copy_process(pid, trace, node, args): a fork starts unless CLONE_VM. */
-static int vfa_copy_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	const struct kernel_clone_args *args =
-		(void *)regs_get_kernel_argument(regs, 3);
-	int *slot = (int *)ri->data;
-
-	if ((current->flags & VFA_NOT_USER) || !current->mm ||
-	    (args->flags & CLONE_VM))
-		return 1;	/* no return handler needed */
-	*slot = vfa_forking_claim();
-	if (*slot < 0) {
-		atomic_long_inc(&vfa_slot_misses);
-		return 1;
-	}
-	return 0;
 }
 
 /*
@@ -346,41 +251,130 @@ static void vfa_log_refused(long tried, long before, bool admin)
 	vfa_trace_fork(&rec);
 }
 
-static int vfa_copy_return(struct kretprobe_instance *ri,
-			   struct pt_regs *regs)
+/*
+ * The task_work of a clone's slot, as its task returns to user space (or
+ * exits): preemptible.  A fork that task_newtask did not see failed; the
+ * clone syscall's return value, still in the task's registers, tells
+ * whether with ENOMEM.  Then the slot is free.
+ */
+static void vfa_clone_end(struct callback_head *work)
 {
-	void *ret = (void *)regs_return_value(regs);
-	int slot = *(int *)ri->data;
-	long tried = forking[slot].tried;
+	struct vfa_forking *f = container_of(work, struct vfa_forking, work);
 
-	if (IS_ERR(ret) && PTR_ERR(ret) == -ENOMEM && tried > 0)
-		vfa_log_refused(tried, forking[slot].committed,
-				forking[slot].admin);
+	if (!f->vm && !f->done && f->tried > 0 &&
+	    syscall_get_return_value(current, task_pt_regs(current)) ==
+	    -ENOMEM && current->mm)
+		vfa_log_refused(f->tried, f->committed, f->admin);
 	/* Our last use of the slot before the next owner's. */
-	smp_store_release(&forking[slot].task, NULL);
-	return 0;
+	smp_store_release(&f->task, NULL);
+}
+
+/*
+ * kernel_clone(args), at its entry: a fork or a CLONE_VM clone starts.
+ * Claim a slot and queue the task_work that frees it; a CLONE_VM clone's
+ * system commit is summed here, preemptibly.
+ */
+static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op,
+				    struct ftrace_regs *fregs)
+{
+	const struct kernel_clone_args *args = (void *)vfa_ftrace_arg(fregs, 0);
+	struct vfa_forking *f;
+	bool vm = args->flags & CLONE_VM;
+	u64 start;
+	int slot;
+
+	if ((args->flags & CLONE_THREAD) || (current->flags & VFA_NOT_USER) ||
+	    !current->mm)
+		return;
+	slot = vfa_forking_claim();
+	if (slot < 0)
+		goto miss;
+	f = &forking[slot];
+	f->vm = vm;
+	f->done = false;
+	f->tried = 0;
+	f->walked = false;
+	f->walk_ns = 0;
+	init_task_work(&f->work, vfa_clone_end);
+	/* Fails only for a task past exit_task_work(): never in a syscall. */
+	if (task_work_add(current, &f->work, TWA_RESUME)) {
+		WRITE_ONCE(f->task, NULL);
+		goto miss;
+	}
+	if (vm) {
+		start = local_clock();
+		if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
+			atomic_long_inc(&vfa_walks_atomic);
+		f->committed = vfa_committed_pages();
+		f->walk_ns = local_clock() - start;
+	}
+	return;
+miss:
+	/* A CLONE_VM clone loses nothing: task_newtask sums for it. */
+	if (!vm)
+		atomic_long_inc(&vfa_slot_misses);
 }
 
 /*
  * From task_newtask: what the kernel charged for the fork @current is
  * making, and the MAP_NORESERVE memory the child got, as of the parent's
- * VMAs walked during dup_mmap().  False if the fork was not followed
- * (then the caller walks the child).
+ * VMAs walked during dup_mmap(); for a CLONE_VM clone, the system commit
+ * summed at its kernel_clone().  False if the clone was not followed
+ * (then the caller walks the child, or sums).
  */
 bool vfa_forking_result(struct vfa_fork_result *r)
 {
 	int slot = vfa_forking_find();
+	struct vfa_forking *f;
 
 	if (slot < 0)
 		return false;
-	r->charge_pages = forking[slot].tried;
-	r->noreserve_pages = forking[slot].walked ?
-			     forking[slot].noreserve_fork_pages : 0;
-	r->walk_ns = forking[slot].walk_ns;
-	r->asked = forking[slot].tried > 0;
-	r->admin = forking[slot].admin;
-	r->committed = forking[slot].committed;
+	f = &forking[slot];
+	/* Its requests are over; the task_work will not log it refused. */
+	f->done = true;
+	r->charge_pages = f->tried;
+	r->noreserve_pages = f->walked ? f->noreserve_fork_pages : 0;
+	r->walk_ns = f->walk_ns;
+	r->asked = f->tried > 0;
+	r->admin = f->admin;
+	r->committed = f->committed;
 	return true;
+}
+
+/* How many clones still hold a slot (their task_work not run yet). */
+static int vfa_forking_busy(void)
+{
+	int s, n = 0;
+
+	for (s = 0; s < VFA_FORKING_SLOTS; s++) {
+		/* Pairs with vfa_clone_end(): its last use of the slot. */
+		n += !!smp_load_acquire(&forking[s].task);
+	}
+	return n;
+}
+
+/*
+ * At unload, once no new clone can claim a slot: wait until every queued
+ * task_work has run, for its function is ours.  A clone held up inside
+ * kernel_clone() (a vfork whose child has not exec'd yet, a fork waiting
+ * on a userfaultfd) holds the unload up too; say so every ten seconds.
+ * Then no task may still be in vfa_clone_end()'s last instructions.
+ */
+static void vfa_forking_drain(void)
+{
+	unsigned long next = jiffies + 10 * HZ;
+	int n;
+
+	while ((n = vfa_forking_busy())) {
+		if (time_after(jiffies, next)) {
+			pr_info("unload waits for %d clones in flight to return to user space\n",
+				n);
+			next = jiffies + 10 * HZ;
+		}
+		msleep(20);
+	}
+	synchronize_rcu_tasks();
 }
 
 /*
@@ -478,7 +472,7 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 	if (pages <= 0 || (current->flags & VFA_NOT_USER))
 		return;
 	slot = vfa_forking_find();
-	if (slot >= 0) {
+	if (slot >= 0 && !forking[slot].vm && !forking[slot].done) {
 		/* One VMA of a fork: judged with the whole fork. */
 		if (!forking[slot].tried)
 			vfa_forking_first(slot, mm);
@@ -506,15 +500,6 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 	ftrace_test_recursion_unlock(bit);
 }
 
-static struct kretprobe vfa_copy_probe = {
-	.kp.symbol_name = "copy_process",
-	.entry_handler = vfa_copy_entry,
-	.handler = vfa_copy_return,
-	.data_size = sizeof(int),
-	/* A fork can sleep in copy_process: room for many at once. */
-	.maxactive = VFA_FORKING_SLOTS,
-};
-
 /*
  * No FTRACE_OPS_FL_RECURSION: with it, ftrace would wrap the callback in
  * its recursion lock, which disables preemption, and a fork's walk would
@@ -532,8 +517,6 @@ static struct ftrace_ops vfa_commit_ops = {
 static struct ftrace_ops vfa_clone_ops = {
 	.func = vfa_clone_entry,
 };
-
-static bool vfa_clone_hooked;
 
 void vfa_commit_stats(struct vfa_commit_stats *s)
 {
@@ -555,8 +538,7 @@ void vfa_commit_stats(struct vfa_commit_stats *s)
 				       READ_ONCE(cc->min_safe_kb));
 	}
 	s->walks_atomic = atomic_long_read(&vfa_walks_atomic);
-	s->misses = vfa_copy_probe.nmissed +
-		    atomic_long_read(&vfa_slot_misses);
+	s->misses = atomic_long_read(&vfa_slot_misses);
 }
 
 /*
@@ -593,63 +575,50 @@ void vfa_commit_reset(void)
 	WRITE_ONCE(vfa_commit_epoch, vfa_commit_epoch + 1);
 }
 
-/*
- * Optional: without it, task_newtask sums a CLONE_VM clone's commit
- * itself, with preemption off, as it did before.
- */
-static void vfa_clone_hook(void)
+/* An ftrace callback, alone on @func (see vfa_commit_ops). */
+static int vfa_hook(struct ftrace_ops *ops, const char *func)
 {
-	static unsigned char func[] = "kernel_clone";
 	int ret;
 
-	ret = ftrace_set_filter(&vfa_clone_ops, func, sizeof(func) - 1, 0);
+	ret = ftrace_set_filter(ops, (unsigned char *)func, strlen(func), 0);
 	if (!ret)
-		ret = register_ftrace_function(&vfa_clone_ops);
+		ret = register_ftrace_function(ops);
 	if (ret) {
-		pr_info("vfork commit summed in task_newtask (no ftrace callback on %s: %d)\n",
-			func, ret);
-		ftrace_free_filter(&vfa_clone_ops);
-		return;
+		pr_err("cannot attach an ftrace callback to %s: %d\n", func,
+		       ret);
+		ftrace_free_filter(ops);
 	}
-	vfa_clone_hooked = true;
+	return ret;
+}
+
+static void vfa_unhook(struct ftrace_ops *ops)
+{
+	unregister_ftrace_function(ops);
+	ftrace_free_filter(ops);
 }
 
 int vfa_commit_init(void)
 {
-	static unsigned char func[] = "__vm_enough_memory";
 	int cpu, ret;
 
 	for_each_possible_cpu(cpu)
 		seqcount_init(&per_cpu_ptr(&vfa_commit_cpu, cpu)->seq);
 	vfa_catch_committed_as();
 	/* Fork slots first: no fork's request may pass for a plain one. */
-	ret = register_kretprobe(&vfa_copy_probe);
-	if (ret) {
-		pr_err("cannot attach a kretprobe to copy_process: %d\n", ret);
+	ret = vfa_hook(&vfa_clone_ops, "kernel_clone");
+	if (ret)
 		return ret;
-	}
-	ret = ftrace_set_filter(&vfa_commit_ops, func, sizeof(func) - 1, 0);
-	if (!ret)
-		ret = register_ftrace_function(&vfa_commit_ops);
+	ret = vfa_hook(&vfa_commit_ops, "__vm_enough_memory");
 	if (ret) {
-		pr_err("cannot attach an ftrace callback to %s: %d\n", func,
-		       ret);
-		ftrace_free_filter(&vfa_commit_ops);
-		unregister_kretprobe(&vfa_copy_probe);
-		return ret;
+		vfa_unhook(&vfa_clone_ops);
+		vfa_forking_drain();
 	}
-	vfa_clone_hook();
-	return 0;
+	return ret;
 }
 
 void vfa_commit_exit(void)
 {
-	if (vfa_clone_hooked) {
-		unregister_ftrace_function(&vfa_clone_ops);
-		ftrace_free_filter(&vfa_clone_ops);
-		vfa_clone_hooked = false;
-	}
-	unregister_ftrace_function(&vfa_commit_ops);
-	ftrace_free_filter(&vfa_commit_ops);
-	unregister_kretprobe(&vfa_copy_probe);
+	vfa_unhook(&vfa_commit_ops);
+	vfa_unhook(&vfa_clone_ops);
+	vfa_forking_drain();
 }

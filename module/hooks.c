@@ -138,7 +138,10 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	} else {
 		kind = clone_flags & CLONE_VFORK ? VFA_VFORK : VFA_VMCLONE;
 		/* Summed at its kernel_clone(), preemptible (commit.c). */
-		committed = vfa_spawning_committed(&walk_ns);
+		if (vfa_forking_result(&fr)) {
+			committed = fr.committed;
+			walk_ns = fr.walk_ns;
+		}
 	}
 
 	/*

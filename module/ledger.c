@@ -322,7 +322,7 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 /* Logs a fork the kernel refused: there is no child to follow. */
 void vfa_ledger_refused(struct vfa_record *rec)
 {
-	/* A return probe: pinned to its CPU whatever the kernel's rethook. */
+	/* From a task_work, preemptible: pinned to its CPU for the add. */
 	preempt_disable();
 	vfa_add(&vfa_counters_here()->refused, 1);
 	preempt_enable();

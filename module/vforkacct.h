@@ -152,7 +152,6 @@ struct vfa_fork_result {
 
 bool vfa_forking_result(struct vfa_fork_result *r);
 long vfa_committed_pages(void);
-long vfa_spawning_committed(u64 *sum_ns);
 void vfa_commit_stats(struct vfa_commit_stats *s);
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
 			 void *arg);

@@ -3,8 +3,8 @@
  * crowd.c: more forks in flight at once than the module can follow.
  *
  * The module follows a fork's commit requests through a slot it holds from
- * copy_process()'s entry to its end: 1,024 slots, and as many instances of
- * its kretprobe.  A fork beyond them is not followed (commit_misses), and
+ * kernel_clone()'s entry until the parent returns to user space: 1,024
+ * slots.  A fork beyond them is not followed (commit_misses), and
  * task_newtask must charge it by itself, with preemption off: it walks a
  * child of at most 64 VMAs (a bounded cost, the exact charge), and logs a
  * bigger one with charge "-" and verdict "unknown" (walk_misses) rather
@@ -14,9 +14,9 @@
  * (half of them small, half with 100 VMAs more) forks with a userfaultfd
  * that asks for fork events: dup_mmap() then waits, inside copy_process(),
  * until its event is read, and no worker reads it until all of them are
- * waiting.  The workers set up first (their threads, which also pass
- * through copy_process(), all made) and fork together on a signal, so
- * that commit_misses then counts only their forks.  Each worker notes
+ * waiting.  The workers set up first (their threads all made) and fork
+ * together on a signal, so that commit_misses then counts only their
+ * forks.  Each worker notes
  * what its fork will be charged (from its own smaps) for the rows to be
  * checked against.
  */

@@ -6,7 +6,8 @@
  * /proc/vforkacct, no tracefs events, forks still work) and kernel memory
  * (Slab, Percpu, VmallocUsed) is back where it was, within noise.  On a
  * kernel with kmemleak (the debug kernel of scripts/debug-kernel), a scan
- * after the cycles finds no leak that points at the module.
+ * after the cycles finds no leak that points at the module.  rmmod waits
+ * for a clone in flight (a vfork whose child has not exited) to return.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ktap.h"
@@ -151,6 +153,49 @@ static bool open_across_rmmod(const char *path)
 	return r <= 0;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A vfork whose child sleeps @hold_s before it exits keeps its parent
+ * inside kernel_clone(), with the module's task_work queued on it, for
+ * that long.  rmmod must wait for the parent to return (else the
+ * task_work would run freed code: an Oops), then succeed.  Returns how
+ * long rmmod took, or -1 if it or the parent failed.
+ */
+static double rmmod_beside_vfork(int hold_s)
+{
+	double t0, t1;
+	int rc, status;
+	pid_t holder;
+
+	if (load() && access(VFA_PROC, F_OK))
+		return -1;
+	holder = fork();
+	if (holder == 0) {
+		pid_t c = vfork();
+
+		if (c == 0) {
+			sleep(hold_s);
+			_exit(0);
+		}
+		_exit(c > 0 && waitpid(c, NULL, 0) == c ? 0 : 1);
+	}
+	usleep(500000);		/* the holder is in its vfork by now */
+	t0 = now_s();
+	rc = unload();
+	t1 = now_s();
+	if (holder < 0 || waitpid(holder, &status, 0) != holder ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) || rc)
+		return -1;
+	return t1 - t0;
+}
+
 int main(void)
 {
 	volatile int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -159,6 +204,7 @@ int main(void)
 	const char *kver = getenv("VFA_KVER");
 	bool leakcheck = !access(KMEMLEAK, F_OK);
 	int i, fails = 0, leaks, total = 0;
+	double t;
 	pid_t kids[3];
 
 	vfa_require_module();
@@ -167,7 +213,7 @@ int main(void)
 		return 1;
 	}
 	snprintf(ko, sizeof(ko), ".build/%s/vforkacct.ko", kver);
-	ktap_plan(6);
+	ktap_plan(7);
 
 	unload();
 	settle();
@@ -235,6 +281,11 @@ int main(void)
 			  total, leaks);
 		ktap_test(leaks == 0, "kmemleak_finds_no_module_leak");
 	}
+
+	t = rmmod_beside_vfork(4);
+	ktap_info("rmmod beside a vfork held 4 s: %.2f s", t);
+	ktap_test(t >= 2.5 && access(VFA_PROC, F_OK) && fork_and_reap() > 0,
+		  "rmmod_waits_for_a_vfork_in_flight");
 
 	load();	/* leave it as the runner expects */
 	return ktap_finish();

@@ -24,7 +24,7 @@
  * space, preemptibly: if the fork asked for commit and failed with
  * ENOMEM, the kernel refused it (the last request), and the fork is
  * logged with outcome "refused".  No return probe is needed.
-
+ *
  * The callback runs on every commit request of the system: it takes no
  * lock of its own, its counters are per CPU and summed at read time, and
  * finding the current task's slot is a few loads.

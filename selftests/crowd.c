@@ -16,9 +16,8 @@
  * until its event is read, and no worker reads it until all of them are
  * waiting.  The workers set up first (their threads all made) and fork
  * together on a signal, so that commit_misses then counts only their
- * forks.  Each worker notes
- * what its fork will be charged (from its own smaps) for the rows to be
- * checked against.
+ * forks.  Each worker notes what its fork will be charged (from its own
+ * smaps) for the rows to be checked against.
  */
 #include <errno.h>
 #include <fcntl.h>

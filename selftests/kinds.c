@@ -281,13 +281,15 @@ static bool check_failed_clones_free_their_slots(void)
 		if (pid == 0) {
 			long a = syscall(SYS_clone, CLONE_NEWNS | CLONE_FS |
 					 SIGCHLD, 0, NULL, NULL, 0);
+			int ea = errno;
 			long b = syscall(SYS_clone, CLONE_VM | CLONE_VFORK |
 					 CLONE_NEWNS | CLONE_FS | SIGCHLD,
 					 0, NULL, NULL, 0);
 
 			if (a == 0 || b == 0)
 				_exit(0);
-			_exit(a < 0 && b < 0 && errno == EINVAL ? 0 : 1);
+			_exit(a < 0 && ea == EINVAL && b < 0 && errno == EINVAL ?
+			      0 : 1);
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
 		    !WIFEXITED(status) || WEXITSTATUS(status))

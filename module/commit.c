@@ -15,13 +15,14 @@
  * kernel_clone(), once per fork: from there until the task returns to user
  * space, it owns a slot of a small table, and its requests add up to the
  * fork's charge there instead of counting as requests of their own (the
- * fork is judged as one, at task_newtask).  At a fork's first request,
- * dup_mmap() holds the parent's mmap lock: the parent's VMAs are walked
- * there, preemptibly, for the MAP_NORESERVE memory the requests do not
- * show, and the system commit is summed there too (O(CPUs)), so that
- * task_newtask has nothing left to walk or sum.  The slot is freed by a
- * task_work queued at the claim, which runs as the task returns to user
- * space, preemptibly: if the fork asked for commit and failed with
+ * fork is judged as one).  At a fork's first request, dup_mmap() holds
+ * the parent's mmap lock: the parent's VMAs are walked there, preemptibly,
+ * for the MAP_NORESERVE memory the requests do not show, and the system
+ * commit is summed there too (O(CPUs)).  task_newtask, with preemption
+ * off, only marks the fork done and starts following the child.  The slot
+ * is freed by a task_work queued at the claim, which runs as the task
+ * returns to user space, preemptibly: it judges a fork that task_newtask
+ * saw and writes its record; if the fork asked for commit and failed with
  * ENOMEM, the kernel refused it (the last request), and the fork is
  * logged with outcome "refused".  No return probe is needed.
  *
@@ -32,7 +33,7 @@
  * A vfork, a posix_spawn or another CLONE_VM clone charges nothing and
  * makes no request, but its row shows the system commit at the fork: the
  * kernel_clone() callback sums it there, preemptibly, into the clone's
- * slot for task_newtask to take.
+ * slot for its task_work to take.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -49,6 +50,7 @@
 #include <linux/mman.h>
 #include <linux/percpu.h>
 #include <linux/percpu_counter.h>
+#include <linux/pid.h>
 #include <linux/rcupdate.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -81,11 +83,12 @@ static struct vfa_forking {
 	/* What only the owner writes: its fork so far. */
 	struct callback_head work;	/* frees the slot (vfa_clone_end) */
 	bool vm;		/* a CLONE_VM clone: no request, no charge */
-	bool done;		/* task_newtask came: the fork succeeded */
+	bool done;		/* task_newtask came: the fork succeeded, */
+	struct vfa_pending pend;	/* ... and its record waits here */
 	long tried;		/* pages asked for so far */
 	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
 	bool walked;		/* the parent's VMAs walked, at the first */
-	long committed;		/* the system commit, at the first */
+	long committed;		/* the system commit, at the first, or -1 */
 	unsigned long noreserve_fork_pages;
 	u64 walk_ns;
 } forking[VFA_FORKING_SLOTS];
@@ -240,7 +243,7 @@ static void vfa_log_refused(long tried, long before, bool admin)
 
 	vfa_judge(admin, READ_ONCE(current->mm->total_vm), tried,
 		  before + tried, &j);
-	vfa_fill_parent(&rec, NULL, ktime_get_boottime_ns());
+	vfa_fill_parent(&rec, 0, NULL, ktime_get_boottime_ns());
 	rec.kind = VFA_FORK;
 	rec.outcome = VFA_REFUSED;
 	rec.charge_kb = tried * KB_PER_PAGE;
@@ -253,18 +256,31 @@ static void vfa_log_refused(long tried, long before, bool admin)
 
 /*
  * The task_work of a clone's slot, as its task returns to user space (or
- * exits): preemptible.  A fork that task_newtask did not see failed; the
- * clone syscall's return value, still in the task's registers, tells
- * whether with ENOMEM.  Then the slot is free.
+ * exits): preemptible.  A clone that task_newtask saw has its record
+ * written here, out of the probe.  A fork that task_newtask did not see
+ * failed; the clone syscall's return value, still in the task's
+ * registers, tells whether with ENOMEM.  Then the slot is free.
  */
 static void vfa_clone_end(struct callback_head *work)
 {
 	struct vfa_forking *f = container_of(work, struct vfa_forking, work);
+	struct vfa_fork_result fr = {
+		.charge_pages = f->tried,
+		.noreserve_pages = f->walked ? f->noreserve_fork_pages : 0,
+		.walk_ns = f->walk_ns,
+		.committed = f->committed,
+		.asked = f->tried > 0,
+		.admin = f->admin,
+	};
 
-	if (!f->vm && !f->done && f->tried > 0 &&
-	    syscall_get_return_value(current, task_pt_regs(current)) ==
-	    -ENOMEM && current->mm)
+	if (f->done) {
+		vfa_log_followed(&f->pend, &fr);
+		put_pid(f->pend.pid);
+	} else if (!f->vm && f->tried > 0 &&
+		   syscall_get_return_value(current, task_pt_regs(current)) ==
+		   -ENOMEM && current->mm) {
 		vfa_log_refused(f->tried, f->committed, f->admin);
+	}
 	/* Our last use of the slot before the next owner's. */
 	smp_store_release(&f->task, NULL);
 }
@@ -296,6 +312,7 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 	f->tried = 0;
 	f->walked = false;
 	f->walk_ns = 0;
+	f->committed = -1;
 	init_task_work(&f->work, vfa_clone_end);
 	/* Fails only for a task past exit_task_work(): never in a syscall. */
 	if (task_work_add(current, &f->work, TWA_RESUME)) {
@@ -317,29 +334,33 @@ miss:
 }
 
 /*
- * From task_newtask: what the kernel charged for the fork @current is
- * making, and the MAP_NORESERVE memory the child got, as of the parent's
- * VMAs walked during dup_mmap(); for a CLONE_VM clone, the system commit
- * summed at its kernel_clone().  False if the clone was not followed
- * (then the caller walks the child, or sums).
+ * From task_newtask, with preemption off: the clone @current is making
+ * succeeded.  If it was followed from kernel_clone(), its slot already
+ * holds what the kernel charged (and for a CLONE_VM clone, the system
+ * commit), so its record can wait for the slot's task_work: this returns
+ * where the child's part of it goes.  NULL if the clone was not followed
+ * (the table was full): then the caller logs it at once.
  */
-bool vfa_forking_result(struct vfa_fork_result *r)
+struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
+				     u64 now)
 {
 	int slot = vfa_forking_find();
-	struct vfa_forking *f;
+	struct vfa_pending *p;
 
 	if (slot < 0)
-		return false;
-	f = &forking[slot];
+		return NULL;
 	/* Its requests are over; the task_work will not log it refused. */
-	f->done = true;
-	r->charge_pages = f->tried;
-	r->noreserve_pages = f->walked ? f->noreserve_fork_pages : 0;
-	r->walk_ns = f->walk_ns;
-	r->asked = f->tried > 0;
-	r->admin = f->admin;
-	r->committed = f->committed;
-	return true;
+	forking[slot].done = true;
+	p = &forking[slot].pend;
+	/* The child may be reaped before its record: hold its pid. */
+	p->pid = get_pid(task_pid(child));
+	p->tgid = child->tgid;
+	p->start_time = child->start_time;
+	p->fork_ns = now;
+	p->kind = kind;
+	p->tracked = false;
+	p->ended = false;
+	return p;
 }
 
 /* How many clones still hold a slot (their task_work not run yet). */

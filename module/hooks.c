@@ -3,15 +3,17 @@
  * vforkacct: the tracepoint probes.
  *
  * None of the scheduler's tracepoints is exported to modules, so they are
- * looked up by name with for_each_kernel_tracepoint().  All work for a
- * new task happens at task_newtask: it is the last step of copy_process(),
- * after the "no more failure paths" point, so the fork is certain, the
- * child's mm is complete and already charged, the child has not run, and
- * the clone flags (which alone tell vfork from a plain CLONE_VM clone) are
- * at hand.  It is O(1): the charge, the MAP_NORESERVE memory and the
- * system commit before the fork were gathered during dup_mmap(), and a
- * CLONE_VM clone's commit at kernel_clone() (commit.c).  A fork that was
- * not followed there is walked here only if it is small.
+ * looked up by name with for_each_kernel_tracepoint().  A new task is
+ * caught at task_newtask: it is the last step of copy_process(), after
+ * the "no more failure paths" point, so the fork is certain, the child's
+ * mm is complete and already charged, the child has not run, and the
+ * clone flags (which alone tell vfork from a plain CLONE_VM clone) are at
+ * hand.  The charge, the MAP_NORESERVE memory and the system commit
+ * before the fork were gathered during dup_mmap(), and a CLONE_VM clone's
+ * commit at kernel_clone() (commit.c), so the probe only starts following
+ * the child; the fork is judged and logged by the parent's task_work as
+ * it returns to user space, preemptibly.  A fork that was not followed
+ * there is logged here, and walked only if it is small.
  * sched_process_fork fires later without the flags and would add
  * nothing.  Probes run with preemption disabled: they never sleep.
  */
@@ -23,8 +25,10 @@
 #include <linux/user_namespace.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -37,10 +41,10 @@
 
 /*
  * The parent's side of a record: @current's ids, the time (boot clock)
- * @now, and the child's pid when there is one (none for a fork the kernel
- * refused).
+ * @now, and the child's pid @tgid, as @pid numbered in the parent's pid
+ * namespace (none for a fork the kernel refused).
  */
-void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child,
+void vfa_fill_parent(struct vfa_record *rec, pid_t tgid, struct pid *pid,
 		     u64 now)
 {
 	struct pid_namespace *ns;
@@ -48,7 +52,7 @@ void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child,
 	memset(rec, 0, sizeof(*rec));
 	rec->time_ns = now;
 	rec->ppid = current->tgid;
-	rec->pid = child ? child->tgid : 0;
+	rec->pid = tgid;
 	memcpy(rec->comm, current->comm, TASK_COMM_LEN);
 	rec->comm[TASK_COMM_LEN - 1] = '\0';
 	rec->uid = from_kuid_munged(&init_user_ns, current_euid());
@@ -60,9 +64,63 @@ void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child,
 		rec->ns_inum = ns->ns.inum;
 		rec->ns_birth = vfa_pid_ns_birth(ns);
 		rec->ns_ppid = task_tgid_nr_ns(current, ns);
-		rec->ns_pid = child ? task_tgid_nr_ns(child, ns) : 0;
+		rec->ns_pid = pid ? pid_nr_ns(pid, ns) : 0;
 	}
 	rcu_read_unlock();
+}
+
+/*
+ * Judges the fork @fr describes, as mode 2 would see it: the parent's
+ * MAP_NORESERVE memory already committed, and the child's copy of it
+ * charged on top (the child's is the parent's but for MADV_DONTFORK
+ * ranges).  Fills the fork's part of @rec (vfa_fill_parent() first).
+ */
+static void vfa_judge_fork(const struct vfa_fork_result *fr, u8 kind,
+			   enum vfa_miss miss, struct vfa_record *rec,
+			   struct vfa_judgement *j)
+{
+	long charge = fr->charge_pages, nr = fr->noreserve_pages;
+	long committed = fr->committed;
+	struct mm_struct *mm = current->mm;
+	bool admin;
+
+	/*
+	 * The kernel's own CAP_SYS_ADMIN decision (security modules can
+	 * withhold it), when the fork asked for commit; else the same check
+	 * the kernel makes, cap_vm_enough_memory()'s.
+	 */
+	admin = fr->asked ? fr->admin : vfa_has_sys_admin(current_cred());
+	if (committed < 0)
+		committed = vfa_committed_pages();
+	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, charge + nr,
+		  committed + charge + 2 * nr, j);
+	rec->kind = kind;
+	rec->charge_kb = miss ? -1 : charge * (PAGE_SIZE / 1024);
+	rec->noreserve_kb = miss ? -1 : nr * (PAGE_SIZE / 1024);
+	rec->committed_kb = j->committed_kb - nr * (PAGE_SIZE / 1024);
+	rec->allowed_kb = j->allowed_kb;
+	rec->verdict = miss ? VFA_UNKNOWN : j->verdict;
+	rec->outcome = VFA_RUNNING;
+}
+
+/*
+ * From the parent's task_work (commit.c), preemptible: the record of a
+ * clone that task_newtask followed, judged and written out of the probe.
+ */
+void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr)
+{
+	u64 start = local_clock();
+	struct vfa_judgement j;
+	struct vfa_record rec, out;
+	bool ended;
+
+	vfa_fill_parent(&rec, p->tgid, p->pid, p->fork_ns);
+	vfa_judge_fork(fr, p->kind, VFA_MISS_NONE, &rec, &j);
+	ended = vfa_ledger_pending(&rec, p, j.min_limit_kb, start, fr->walk_ns,
+				   &out);
+	vfa_trace_fork(&rec);
+	if (ended)
+		vfa_trace_outcome(&out);
 }
 
 /*
@@ -77,14 +135,12 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 {
 	/* The fork's time, and the start of the probe's own (see ledger.c). */
 	u64 start = ktime_get_boottime_ns();
+	struct vfa_fork_result fr = { .committed = -1 };
+	enum vfa_miss miss = VFA_MISS_NONE;
 	struct vfa_judgement j;
 	struct vfa_record rec;
-	struct vfa_fork_result fr;
+	struct vfa_pending *p;
 	struct vfa_charge c;
-	long charge = 0, nr = 0, committed = -1;
-	u64 walk_ns = 0;
-	bool admin = false, admin_known = false;
-	enum vfa_miss miss = VFA_MISS_NONE;
 	u8 kind;
 
 	/* Kernel threads, io/vhost workers and usermode helpers (no mm). */
@@ -96,76 +152,45 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 		vfa_ledger_thread(start);
 		return;
 	}
+	if (!(clone_flags & CLONE_VM))
+		kind = VFA_FORK;
+	else
+		kind = clone_flags & CLONE_VFORK ? VFA_VFORK : VFA_VMCLONE;
 
 	/*
-	 * The kernel's own CAP_SYS_ADMIN decision (security modules can
-	 * withhold it), when the fork asked for commit; else the same check
-	 * the kernel makes, cap_vm_enough_memory()'s.
+	 * Followed from kernel_clone(): the charge is known already, and the
+	 * record waits for the parent's task_work.  Here, with preemption
+	 * off, only the child starts being followed: O(1), a few lines.
 	 */
-	if (!(clone_flags & CLONE_VM)) {
-		kind = VFA_FORK;
-		if (vfa_forking_result(&fr)) {
-			admin_known = fr.asked;
-			admin = fr.admin;
-			/* O(1): the kernel's own requests told the charge. */
-			charge = fr.charge_pages;
-			nr = fr.noreserve_pages;
-			walk_ns = fr.walk_ns;
-			/* Summed at its first request, before its charge. */
-			if (fr.asked)
-				committed = fr.committed + charge;
-		} else if (READ_ONCE(child->mm->map_count) >
-			   VFA_PROBE_WALK_MAX) {
-			/*
-			 * Not followed (see commit_misses), and too big to
-			 * walk here with preemption off: say so, unknown.
-			 */
-			miss = VFA_MISS_WALK;
-		} else if (mmap_read_trylock(child->mm)) {
-			/*
-			 * Not followed, and small: walk the child, a bounded
-			 * cost.  Only /proc readers of the new child (or a
-			 * userfaultfd closed under it) could hold its lock;
-			 * if one does, say so rather than guess.
-			 */
-			vfa_charge_walk(child->mm, &c);
-			mmap_read_unlock(child->mm);
-			charge = c.acct_pages;
-			nr = c.noreserve_pages;
-		} else {
-			miss = VFA_MISS_LOCK;
-		}
-	} else {
-		kind = clone_flags & CLONE_VFORK ? VFA_VFORK : VFA_VMCLONE;
-		/* Summed at its kernel_clone(), preemptible (commit.c). */
-		if (vfa_forking_result(&fr)) {
-			committed = fr.committed;
-			walk_ns = fr.walk_ns;
-		}
+	p = vfa_forking_take(child, kind, start);
+	if (p) {
+		vfa_ledger_follow(child, p, start);
+		return;
 	}
 
-	/*
-	 * As mode 2 would see it: the parent's MAP_NORESERVE memory already
-	 * committed, and the child's copy of it charged on top (the child's
-	 * is the parent's but for MADV_DONTFORK ranges).
-	 */
-	if (!admin_known)
-		admin = vfa_has_sys_admin(current_cred());
-	if (committed < 0)
-		committed = vfa_committed_pages();
-	vfa_judge(admin, READ_ONCE(current->mm->total_vm), charge + nr,
-		  committed + 2 * nr, &j);
-
-	vfa_fill_parent(&rec, child, start);
-	rec.kind = kind;
-	rec.charge_kb = miss ? -1 : charge * (PAGE_SIZE / 1024);
-	rec.noreserve_kb = miss ? -1 : nr * (PAGE_SIZE / 1024);
-	rec.committed_kb = j.committed_kb - nr * (PAGE_SIZE / 1024);
-	rec.allowed_kb = j.allowed_kb;
-	rec.verdict = miss ? VFA_UNKNOWN : j.verdict;
-	rec.outcome = VFA_RUNNING;
-
-	vfa_ledger_fork(&rec, child, j.min_limit_kb, start, walk_ns, miss);
+	/* Not followed (see commit_misses): logged here, at once. */
+	if (kind != VFA_FORK) {
+		/* Charges nothing. */
+	} else if (READ_ONCE(child->mm->map_count) > VFA_PROBE_WALK_MAX) {
+		/* Too big to walk here with preemption off: unknown. */
+		miss = VFA_MISS_WALK;
+	} else if (mmap_read_trylock(child->mm)) {
+		/*
+		 * Small: walk the child, a bounded cost.  Only /proc readers
+		 * of the new child (or a userfaultfd closed under it) could
+		 * hold its lock; if one does, say so rather than guess.
+		 */
+		vfa_charge_walk(child->mm, &c);
+		mmap_read_unlock(child->mm);
+		fr.charge_pages = c.acct_pages;
+		fr.noreserve_pages = c.noreserve_pages;
+	} else {
+		miss = VFA_MISS_LOCK;
+	}
+	/* A new child leads its thread group: its pid is its tgid's. */
+	vfa_fill_parent(&rec, child->tgid, task_pid(child), start);
+	vfa_judge_fork(&fr, kind, miss, &rec, &j);
+	vfa_ledger_fork(&rec, child, j.min_limit_kb, start, 0, miss);
 	vfa_trace_fork(&rec);
 }
 

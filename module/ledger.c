@@ -24,6 +24,7 @@
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -44,10 +45,14 @@ struct vfa_track {
 	pid_t tgid;
 	u32 epoch;
 	u64 start_time;		/* tells a reused pid from the child */
-	u64 seq;
+	union {
+		u64 seq;		/* its record's, once written */
+		struct vfa_pending *pend;	/* until then */
+	};
 	u64 fork_ns;
 	u8 kind;
 	u8 verdict;
+	bool pending;		/* the record is not written yet */
 };
 
 /* A part of the tracking table: pids hash to one stripe. */
@@ -212,28 +217,19 @@ static void vfa_track_del(struct vfa_stripe *st, unsigned int i)
 	}
 }
 
-static bool vfa_track_add(struct task_struct *child,
-			  const struct vfa_record *rec, u32 e)
+static bool vfa_track_add(const struct vfa_track *t)
 {
 	unsigned int mask = (1U << slot_bits) - 1;
 	struct vfa_stripe *st;
 	unsigned int i;
 	bool ok = false;
 
-	st = vfa_stripe_of(child->tgid, &i);
+	st = vfa_stripe_of(t->tgid, &i);
 	raw_spin_lock(&st->lock);
 	if (st->used < stripe_max) {
 		for (; st->slots[i].tgid; i = (i + 1) & mask)
 			;
-		st->slots[i] = (struct vfa_track) {
-			.tgid = child->tgid,
-			.epoch = e,
-			.start_time = child->start_time,
-			.seq = rec->seq,
-			.fork_ns = rec->time_ns,
-			.kind = rec->kind,
-			.verdict = rec->verdict,
-		};
+		st->slots[i] = *t;
 		WRITE_ONCE(st->used, st->used + 1);
 		ok = true;
 	}
@@ -281,16 +277,10 @@ static u64 vfa_seq_shown(u64 seq)
 	return seq - READ_ONCE(log_base);
 }
 
-/*
- * Logs @rec (giving it its seq, as readers number it) and starts
- * following @child.
- */
-void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
-		     enum vfa_miss miss)
+static void vfa_count_fork(struct vfa_counters *c,
+			   const struct vfa_record *rec, u64 min_limit_kb,
+			   u64 walk_ns, enum vfa_miss miss)
 {
-	struct vfa_counters *c = vfa_counters_here();
-
 	vfa_add(&c->walk_ns, walk_ns);
 	switch (rec->kind) {
 	case VFA_FORK:
@@ -312,11 +302,143 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		vfa_add(&c->vm_clones, 1);
 		break;
 	}
+}
+
+static void vfa_count_outcome(struct vfa_counters *c, u8 kind, u8 verdict,
+			      u8 outcome)
+{
+	bool fail = verdict == VFA_FAIL;
+
+	if (kind == VFA_FORK && outcome == VFA_EXEC) {
+		vfa_add(&c->exec_after_fork, 1);
+		vfa_add(&c->would_fail_exec, fail);
+	} else if (kind == VFA_FORK) {
+		vfa_add(&c->exit_without_exec, 1);
+		vfa_add(&c->would_fail_exit, fail);
+	}
+}
+
+/*
+ * From task_newtask, for a clone it could not follow from kernel_clone():
+ * logs @rec (giving it its seq, as readers number it) and starts
+ * following @child.
+ */
+void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
+		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
+		     enum vfa_miss miss)
+{
+	struct vfa_counters *c = vfa_counters_here();
+	struct vfa_track t = {
+		.tgid = child->tgid,
+		.epoch = vfa_counters_epoch(c),
+		.start_time = child->start_time,
+		.fork_ns = rec->time_ns,
+		.kind = rec->kind,
+		.verdict = rec->verdict,
+	};
+
+	vfa_count_fork(c, rec, min_limit_kb, walk_ns, miss);
 	vfa_log(rec);
-	if (!vfa_track_add(child, rec, vfa_counters_epoch(c)))
+	t.seq = rec->seq;
+	if (!vfa_track_add(&t))
 		vfa_add(&c->untracked, 1);
 	rec->seq = vfa_seq_shown(rec->seq);
 	vfa_account_probe(c, probe_start);
+}
+
+/*
+ * From task_newtask, for a clone followed from kernel_clone(): starts
+ * following @child, whose record @p will carry to the parent's task_work
+ * (vfa_ledger_pending()).  All the probe does for it.
+ */
+void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
+		       u64 probe_start)
+{
+	struct vfa_counters *c = vfa_counters_here();
+	struct vfa_track t = {
+		.tgid = p->tgid,
+		.epoch = vfa_counters_epoch(c),
+		.start_time = p->start_time,
+		.pend = p,
+		.fork_ns = p->fork_ns,
+		.kind = p->kind,
+		.pending = true,
+	};
+
+	p->epoch = t.epoch;
+	p->tracked = vfa_track_add(&t);
+	vfa_account_probe(c, probe_start);
+}
+
+/*
+ * From the parent's task_work, preemptible: counts and logs @rec, the
+ * record of the clone @p that vfa_ledger_follow() started following.
+ * Its child may have exec'd or exited meanwhile (a vfork's always has):
+ * then the record is written with its outcome, and true is returned with
+ * @out filled as vfa_ledger_outcome() would have; @rec stays as at the
+ * fork, for the fork's trace event.  Else its tracking entry
+ * learns the record's seq and verdict, under its stripe's lock, so that
+ * the outcome, when it comes, finds the record.
+ */
+bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
+			u64 min_limit_kb, u64 work_start, u64 walk_ns,
+			struct vfa_record *out)
+{
+	bool ended = false;
+	struct vfa_counters *c;
+	struct vfa_stripe *st;
+	struct vfa_track *t;
+	unsigned int home;
+	int i = -1;
+
+	/* Its CPU's counters: pinned for the adds. */
+	preempt_disable();
+	c = vfa_counters_here();
+	vfa_count_fork(c, rec, min_limit_kb, 0, VFA_MISS_NONE);
+	if (!p->tracked)
+		vfa_add(&c->untracked, 1);
+	preempt_enable();
+
+	if (p->tracked) {
+		st = vfa_stripe_of(p->tgid, &home);
+		raw_spin_lock(&st->lock);
+		i = vfa_track_find(st, home, p->tgid, p->start_time);
+		if (i >= 0) {
+			t = &st->slots[i];
+			vfa_log(rec);
+			t->seq = rec->seq;
+			t->verdict = rec->verdict;
+			t->pending = false;
+		}
+		raw_spin_unlock(&st->lock);
+		if (i >= 0)
+			goto logged;
+	}
+	if (!p->ended) {	/* not tracked */
+		vfa_log(rec);
+		goto logged;
+	}
+
+	/* vfa_ledger_outcome() took its entry away, under the lock. */
+	ended = true;
+	*out = *rec;
+	out->outcome = p->outcome;
+	out->life_us = p->life_us;
+	out->faults = p->faults;
+	memcpy(out->exec_comm, p->exec_comm, TASK_COMM_LEN);
+	vfa_log(out);
+	rec->seq = out->seq;
+logged:
+	rec->seq = vfa_seq_shown(rec->seq);
+	out->seq = rec->seq;
+	preempt_disable();
+	c = vfa_counters_here();
+	/* Not if forked before a reset, as in vfa_ledger_outcome(). */
+	if (ended && p->epoch == vfa_counters_epoch(c))
+		vfa_count_outcome(c, out->kind, out->verdict, out->outcome);
+	vfa_add(&c->walk_ns, walk_ns + local_clock() - work_start);
+	preempt_enable();
+	return ended;
 }
 
 /* Logs a fork the kernel refused: there is no child to follow. */
@@ -330,21 +452,36 @@ void vfa_ledger_refused(struct vfa_record *rec)
 	rec->seq = vfa_seq_shown(rec->seq);
 }
 
+/* What @p's record shows of it at its exec or exit. */
+static void vfa_outcome_fill(struct task_struct *p, u8 outcome, u64 *faults,
+			     char *exec_comm)
+{
+	*faults = p->min_flt + p->maj_flt +
+		  p->signal->min_flt + p->signal->maj_flt;
+	exec_comm[0] = '\0';
+	if (outcome == VFA_EXEC) {
+		memcpy(exec_comm, p->comm, TASK_COMM_LEN);
+		exec_comm[TASK_COMM_LEN - 1] = '\0';
+	}
+}
+
 /*
  * @p execs or its thread group dies.  If it is a child we follow, close
  * its record (if the ring still holds it), count the outcome, and fill
- * @rec's seq, pid and outcome fields for the trace event.
+ * @rec's seq, pid and outcome fields for the trace event.  If its record
+ * is not written yet, leave the outcome to the parent's task_work
+ * (vfa_ledger_pending()), which logs both: false.
  */
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec)
 {
 	u64 start_time = p->group_leader->start_time;
 	struct vfa_counters *c;
+	struct vfa_pending *pend;
 	struct vfa_stripe *st;
 	struct vfa_track t;
 	struct vfa_slot *s;
 	unsigned int home;
-	bool fail;
 	u64 start;
 	int i;
 
@@ -359,21 +496,27 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	if (i >= 0) {
 		t = st->slots[i];
 		vfa_track_del(st, i);
+		if (t.pending) {
+			/* Before its record: the parent's task_work logs it. */
+			pend = t.pend;
+			pend->outcome = outcome;
+			pend->life_us = div_u64(start - t.fork_ns, 1000);
+			vfa_outcome_fill(p, outcome, &pend->faults,
+					 pend->exec_comm);
+			pend->ended = true;
+		}
 	}
 	raw_spin_unlock(&st->lock);
 	if (i < 0)
 		return false;
 	c = vfa_counters_here();
+	if (t.pending) {
+		vfa_account_probe(c, start);
+		return false;
+	}
 	if (t.epoch != vfa_counters_epoch(c))	/* forked before a reset */
 		return false;
-	fail = t.verdict == VFA_FAIL;
-	if (t.kind == VFA_FORK && outcome == VFA_EXEC) {
-		vfa_add(&c->exec_after_fork, 1);
-		vfa_add(&c->would_fail_exec, fail);
-	} else if (t.kind == VFA_FORK) {
-		vfa_add(&c->exit_without_exec, 1);
-		vfa_add(&c->would_fail_exit, fail);
-	}
+	vfa_count_outcome(c, t.kind, t.verdict, outcome);
 
 	rec->seq = vfa_seq_shown(t.seq);
 	rec->pid = p->tgid;
@@ -381,13 +524,7 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	rec->verdict = t.verdict;
 	rec->outcome = outcome;
 	rec->life_us = div_u64(start - t.fork_ns, 1000);
-	rec->faults = p->min_flt + p->maj_flt +
-		      p->signal->min_flt + p->signal->maj_flt;
-	rec->exec_comm[0] = '\0';
-	if (outcome == VFA_EXEC) {
-		memcpy(rec->exec_comm, p->comm, TASK_COMM_LEN);
-		rec->exec_comm[TASK_COMM_LEN - 1] = '\0';
-	}
+	vfa_outcome_fill(p, outcome, &rec->faults, rec->exec_comm);
 	s = &ring[t.seq % log_size];
 	raw_spin_lock(&s->lock);
 	if (s->rec.seq == t.seq) {	/* not overwritten yet */

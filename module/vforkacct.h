@@ -17,6 +17,7 @@
 #include <linux/time64.h>
 
 struct mm_struct;
+struct pid;
 struct pid_namespace;
 struct cred;
 
@@ -50,6 +51,26 @@ struct vfa_record {
 	char exec_comm[TASK_COMM_LEN];
 };
 
+/*
+ * A followed clone from task_newtask until its parent's task_work writes
+ * its record (ledger.c).  A child that execs or exits before that leaves
+ * its outcome here.
+ */
+struct vfa_pending {
+	struct pid *pid;	/* the child's, held until the record */
+	pid_t tgid;
+	u32 epoch;		/* the counters' epoch at the fork */
+	u64 start_time;
+	u64 fork_ns;
+	u8 kind;
+	bool tracked;		/* in the tracking table, waiting for it */
+	bool ended;		/* it exec'd or exited first: */
+	u8 outcome;
+	u64 life_us;
+	u64 faults;
+	char exec_comm[TASK_COMM_LEN];
+};
+
 /* The counters of /proc/vforkacct/summary; see INTERFACE.md. */
 struct vfa_counters {
 	u64 forks;
@@ -70,7 +91,7 @@ struct vfa_counters {
 	u64 walk_misses;
 	u64 probe_ns;
 	u64 probe_max_ns;
-	u64 walk_ns;		/* preemptible: the parent's VMAs, per fork */
+	u64 walk_ns;		/* preemptible work per fork (see README) */
 };
 
 /* charge.c */
@@ -110,6 +131,11 @@ enum vfa_miss { VFA_MISS_NONE, VFA_MISS_LOCK, VFA_MISS_WALK };
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
 		     enum vfa_miss miss);
+void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
+		       u64 probe_start);
+bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
+			u64 min_limit_kb, u64 work_start, u64 walk_ns,
+			struct vfa_record *out);
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec);
 void vfa_ledger_refused(struct vfa_record *rec);
@@ -145,12 +171,13 @@ struct vfa_fork_result {
 	unsigned long charge_pages;
 	unsigned long noreserve_pages;	/* the child's MAP_NORESERVE memory */
 	u64 walk_ns;			/* preemptible time at its first request */
+	long committed;			/* the system commit before it, or -1 */
 	bool asked;			/* it made a request, so that: */
 	bool admin;			/* ... CAP_SYS_ADMIN, as the kernel saw */
-	long committed;			/* ... the system commit before it */
 };
 
-bool vfa_forking_result(struct vfa_fork_result *r);
+struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
+				     u64 now);
 long vfa_committed_pages(void);
 void vfa_commit_stats(struct vfa_commit_stats *s);
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
@@ -179,8 +206,9 @@ void vfa_trace_outcome(const struct vfa_record *r);
 u64 vfa_pid_ns_birth(struct pid_namespace *ns);
 
 /* hooks.c */
-void vfa_fill_parent(struct vfa_record *rec, struct task_struct *child,
+void vfa_fill_parent(struct vfa_record *rec, pid_t tgid, struct pid *pid,
 		     u64 now);
+void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr);
 int vfa_hooks_init(void);
 void vfa_hooks_exit(void);
 

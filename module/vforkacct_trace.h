@@ -31,7 +31,8 @@ TRACE_EVENT(vforkacct_fork,
 			     __field(u32, uid)
 			     __field(u64, cgroup_id)
 			     __array(char, outcome, VFA_STR_LEN)
-			     __field(long, noreserve_kb)),
+			     __field(long, noreserve_kb)
+			     __field(u64, time_ns)),
 	    TP_fast_assign(__entry->seq = r->seq;
 			   __entry->ppid = r->ppid;
 			   __entry->pid = r->pid;
@@ -47,13 +48,15 @@ TRACE_EVENT(vforkacct_fork,
 			   __entry->cgroup_id = r->cgroup_id;
 			   vfa_trace_str(__entry->outcome,
 					 vfa_outcome_name(r->outcome));
-			   __entry->noreserve_kb = r->noreserve_kb),
-	    TP_printk("seq=%llu ppid=%d pid=%d comm=%s kind=%s charge_kb=%ld committed_kb=%ld allowed_kb=%ld verdict=%s uid=%u cgroup_id=%llu outcome=%s noreserve_kb=%ld",
+			   __entry->noreserve_kb = r->noreserve_kb;
+			   __entry->time_ns = r->time_ns),
+	    TP_printk("seq=%llu ppid=%d pid=%d comm=%s kind=%s charge_kb=%ld committed_kb=%ld allowed_kb=%ld verdict=%s uid=%u cgroup_id=%llu outcome=%s noreserve_kb=%ld time_ns=%llu",
 		      __entry->seq, __entry->ppid, __entry->pid,
 		      __entry->comm, __entry->kind, __entry->charge_kb,
 		      __entry->committed_kb, __entry->allowed_kb,
 		      __entry->verdict, __entry->uid, __entry->cgroup_id,
-		      __entry->outcome, __entry->noreserve_kb)
+		      __entry->outcome, __entry->noreserve_kb,
+		      __entry->time_ns)
 );
 
 TRACE_EVENT(vforkacct_outcome,

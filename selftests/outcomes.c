@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ktap.h"
@@ -194,6 +198,80 @@ static bool spawn_exec(void)
 }
 
 /*
+ * A clone's record is written as its parent returns to user space; a
+ * child that execs or exits before that (a vfork's always does) leaves
+ * its outcome for the parent to log with the record.  CLONE_VFORK without
+ * CLONE_VM is a fork (own mm, charged) whose parent waits like a vfork's,
+ * until the child's exec replaces its mm, a little before the exec
+ * tracepoint.  Both as SCHED_FIFO on one CPU, the woken parent cannot
+ * run before the child reaches the tracepoint: the outcome comes first,
+ * and the fork's row and counters must still have all of it.
+ */
+static bool fork_ends_before_record(void)
+{
+	long long before = vfa_summary("exec_after_fork");
+	long long forks = vfa_summary("forks");
+	struct sched_param fifo = { .sched_priority = 10 }, other = { 0 };
+	struct timespec ts = { 0, 300000000 };
+	cpu_set_t one, all;
+	struct vfa_row r;
+	pid_t pid;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_getaffinity(0, sizeof(all), &all) ||
+	    sched_setaffinity(0, sizeof(one), &one) ||
+	    sched_setscheduler(0, SCHED_FIFO, &fifo)) {
+		ktap_info("cannot run SCHED_FIFO on CPU 0");
+		return false;
+	}
+	pid = syscall(SYS_clone, CLONE_VFORK | SIGCHLD, 0, NULL, NULL, 0);
+	if (pid == 0) {
+		nanosleep(&ts, NULL);
+		execl("/bin/true", "true", NULL);
+		_exit(127);
+	}
+	sched_setscheduler(0, SCHED_OTHER, &other);
+	sched_setaffinity(0, sizeof(all), &all);
+	if (pid < 0)
+		return false;
+	waitpid(pid, NULL, 0);
+	r = row_of(getpid(), pid);
+	ktap_info("CLONE_VFORK fork: kind %s outcome %s exec_comm %s life_us %lld faults %lld",
+		  r.kind, r.outcome, r.exec_comm, r.life_us, r.faults);
+	return !strcmp(r.kind, "fork") && !strcmp(r.outcome, "exec") &&
+	       !strcmp(r.exec_comm, "true") && r.life_us >= 250000 &&
+	       r.faults > 0 && vfa_summary("forks") == forks + 1 &&
+	       vfa_summary("exec_after_fork") == before + 1;
+}
+
+/*
+ * The same for a vfork whose child exits: exit_mm() wakes the parent just
+ * before the exit tracepoint, and a vfork's exit_mm() has no address
+ * space to tear down, so the child is there first.
+ */
+static bool vfork_ends_before_record(void)
+{
+	struct timespec ts = { 0, 300000000 };
+	struct vfa_row r;
+	pid_t pid;
+
+	pid = vfork();
+	if (pid == 0) {
+		syscall(SYS_nanosleep, &ts, NULL);
+		_exit(0);
+	}
+	if (pid < 0)
+		return false;
+	waitpid(pid, NULL, 0);
+	r = row_of(getpid(), pid);
+	ktap_info("vfork+_exit: kind %s outcome %s life_us %lld", r.kind,
+		  r.outcome, r.life_us);
+	return !strcmp(r.kind, "vfork") && !strcmp(r.outcome, "exit") &&
+	       !strcmp(r.exec_comm, "-") && r.life_us >= 250000;
+}
+
+/*
  * A new task reusing a logged child's pid must not close the old record.
  * ns_last_pid makes the kernel hand out the dead child's pid again.
  */
@@ -237,7 +315,7 @@ static bool pid_reuse(void)
 int main(void)
 {
 	vfa_require_module();
-	ktap_plan(8);
+	ktap_plan(10);
 	vfa_reset();
 	ktap_test(fork_exec(), "fork_exec_outcome_is_exec");
 	ktap_test(fork_exit(), "fork_exit_outcome_is_exit");
@@ -247,5 +325,9 @@ int main(void)
 	ktap_test(grandchild(), "child_that_forks_is_a_new_parent");
 	ktap_test(spawn_exec(), "posix_spawn_child_exec_is_followed");
 	ktap_test(pid_reuse(), "reused_pid_does_not_inherit_outcome");
+	ktap_test(fork_ends_before_record(),
+		  "fork_child_exec_before_parent_returns_is_in_its_row");
+	ktap_test(vfork_ends_before_record(),
+		  "vfork_child_exit_is_in_its_row_with_its_life");
 	return ktap_finish();
 }

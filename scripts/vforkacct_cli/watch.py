@@ -38,7 +38,7 @@ interval:ms:100 /@vfa_ready == 0/ { @vfa_ready = 1; printf("READY\n"); }
 tracepoint:vforkacct:vforkacct_fork
 {
 	printf("F %llu %llu %d %d %ld %ld %ld %u %llu %s %s %s\n", args->seq,
-	       nsecs, args->ppid, args->pid, args->charge_kb, args->committed_kb,
+	       args->time_ns, args->ppid, args->pid, args->charge_kb, args->committed_kb,
 	       args->allowed_kb, args->uid, args->cgroup_id, args->kind,
 	       args->verdict, args->comm);
 }
@@ -484,8 +484,6 @@ class TraceSource:
         self.buf = {"out": b"", "err": b""}
         self.err = []
         self.eof = False
-        self.mono_to_boot = (time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-                             - time.clock_gettime_ns(time.CLOCK_MONOTONIC))
 
     def lines(self, timeout):
         """Complete stdout lines within timeout seconds (may be none)."""
@@ -540,7 +538,7 @@ class TraceSource:
                     return None
                 n = [int(x) for x in f[1:10]]
                 # pid 0: a fork the kernel refused (there is no child)
-                r = [n[0], n[1] + self.mono_to_boot, n[2], n[3] or None,
+                r = [n[0], n[1], n[2], n[3] or None,
                      escape_comm(f[12]), f[10].decode("ascii", "replace"),
                      n[4], n[5], n[6], f[11].decode("ascii", "replace"),
                      "refused" if n[3] == 0 else "running", None, None,

@@ -90,8 +90,9 @@ static void vfa_judge_fork(const struct vfa_fork_result *fr, u8 kind,
 	 * the kernel makes, cap_vm_enough_memory()'s.
 	 */
 	admin = fr->asked ? fr->admin : vfa_has_sys_admin(current_cred());
+	/* Summed now, it holds the charge already: the kernel made it. */
 	if (committed < 0)
-		committed = vfa_committed_pages();
+		committed = vfa_committed_pages() - charge;
 	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, charge + nr,
 		  committed + charge + 2 * nr, j);
 	rec->kind = kind;

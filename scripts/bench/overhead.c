@@ -956,7 +956,7 @@ int main(int argc, char **argv)
 			npairs, nbpairs);
 
 	if (have_probe) {
-		fprintf(md, "\nPer-fork probe time vs fork latency, module loaded. Probe time: the summary's probe_ns after that one fork (`reset` before it): its task_newtask probe plus the exec and exit probes of its child, all with preemption disabled; longest: probe_max_ns, one probe. Walk: walk_ns, the preemptible walk of the parent's VMAs during its dup_mmap(). Probe-time estimate of the overhead: 1 + (median probe time + median walk) / median latency with no module.\n\n");
+		fprintf(md, "\nPer-fork probe time vs fork latency, module loaded. Probe time: the summary's probe_ns after that one fork (`reset` before it): its task_newtask probe plus the exec and exit probes of its child, all with preemption disabled; longest: probe_max_ns, one probe. Preemptible work: walk_ns, the walk of the parent's VMAs during its dup_mmap() and the verdict and record written by the parent's task_work. Probe-time estimate of the overhead: 1 + (median probe time + median walk) / median latency with no module.\n\n");
 		fprintf(md, "| parent VMAs | operation | forks | probe time per fork (preemption off), median (us) | mean (us) | longest probe (us) | preemptible work per fork, median (us) | probe-time estimate | longest probe / its own fork's latency | module delta of medians (us) |\n");
 		fprintf(md, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 		for (i = 0; i < npar; i++)

@@ -357,7 +357,6 @@ void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
 	struct vfa_counters *c = vfa_counters_here();
 	struct vfa_track t = {
 		.tgid = p->tgid,
-		.epoch = vfa_counters_epoch(c),
 		.start_time = p->start_time,
 		.pend = p,
 		.fork_ns = p->fork_ns,
@@ -365,7 +364,6 @@ void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
 		.pending = true,
 	};
 
-	p->epoch = t.epoch;
 	p->tracked = vfa_track_add(&t);
 	vfa_account_probe(c, probe_start);
 }
@@ -390,10 +388,12 @@ bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
 	struct vfa_track *t;
 	unsigned int home;
 	int i = -1;
+	u32 e;
 
 	/* Its CPU's counters: pinned for the adds. */
 	preempt_disable();
 	c = vfa_counters_here();
+	e = vfa_counters_epoch(c);
 	vfa_count_fork(c, rec, min_limit_kb, 0, VFA_MISS_NONE);
 	if (!p->tracked)
 		vfa_add(&c->untracked, 1);
@@ -408,6 +408,8 @@ bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
 			vfa_log(rec);
 			t->seq = rec->seq;
 			t->verdict = rec->verdict;
+			/* Its outcome is counted if its fork was. */
+			t->epoch = e;
 			t->pending = false;
 		}
 		raw_spin_unlock(&st->lock);
@@ -433,8 +435,8 @@ logged:
 	out->seq = rec->seq;
 	preempt_disable();
 	c = vfa_counters_here();
-	/* Not if forked before a reset, as in vfa_ledger_outcome(). */
-	if (ended && p->epoch == vfa_counters_epoch(c))
+	/* Counted with its fork, in the same epoch but for a racing reset. */
+	if (ended)
 		vfa_count_outcome(c, out->kind, out->verdict, out->outcome);
 	vfa_add(&c->walk_ns, walk_ns + local_clock() - work_start);
 	preempt_enable();

@@ -59,7 +59,6 @@ struct vfa_record {
 struct vfa_pending {
 	struct pid *pid;	/* the child's, held until the record */
 	pid_t tgid;
-	u32 epoch;		/* the counters' epoch at the fork */
 	u64 start_time;
 	u64 fork_ns;
 	u8 kind;

@@ -231,30 +231,6 @@ static int notrace vfa_forking_claim(void)
 }
 
 /*
- * The fork failed with ENOMEM after asking for @tried pages: its last
- * request was refused (see the README for what else could do that), and
- * it was judged on the commit @before the fork (as summed at the fork's
- * first request) plus @tried.
- */
-static void vfa_log_refused(long tried, long before, bool admin)
-{
-	struct vfa_judgement j;
-	struct vfa_record rec;
-
-	vfa_judge(admin, READ_ONCE(current->mm->total_vm), tried,
-		  before + tried, &j);
-	vfa_fill_parent(&rec, 0, NULL, ktime_get_boottime_ns());
-	rec.kind = VFA_FORK;
-	rec.outcome = VFA_REFUSED;
-	rec.charge_kb = tried * KB_PER_PAGE;
-	rec.committed_kb = before * KB_PER_PAGE;
-	rec.allowed_kb = j.allowed_kb;
-	rec.verdict = j.verdict;
-	vfa_ledger_refused(&rec);
-	vfa_trace_fork(&rec);
-}
-
-/*
  * The task_work of a clone's slot, as its task returns to user space (or
  * exits): preemptible.  A clone that task_newtask saw has its record
  * written here, out of the probe.  A fork that task_newtask did not see
@@ -279,7 +255,7 @@ static void vfa_clone_end(struct callback_head *work)
 	} else if (!f->vm && f->tried > 0 &&
 		   syscall_get_return_value(current, task_pt_regs(current)) ==
 		   -ENOMEM && current->mm) {
-		vfa_log_refused(f->tried, f->committed, f->admin);
+		vfa_log_refused(&fr);
 	}
 	/* Our last use of the slot before the next owner's. */
 	smp_store_release(&f->task, NULL);

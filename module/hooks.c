@@ -125,6 +125,26 @@ void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr)
 }
 
 /*
+ * From the parent's task_work (commit.c): the fork @fr describes failed
+ * with ENOMEM after asking for commit, so its last request was refused
+ * (see the README for what else could do that).  It is judged on the
+ * commit before it, as summed at its first request, plus what it asked.
+ */
+void vfa_log_refused(const struct vfa_fork_result *fr)
+{
+	struct vfa_fork_result asked = *fr;
+	struct vfa_judgement j;
+	struct vfa_record rec;
+
+	asked.noreserve_pages = 0;
+	vfa_fill_parent(&rec, 0, NULL, ktime_get_boottime_ns());
+	vfa_judge_fork(&asked, VFA_FORK, VFA_MISS_NONE, &rec, &j);
+	rec.outcome = VFA_REFUSED;
+	vfa_ledger_refused(&rec);
+	vfa_trace_fork(&rec);
+}
+
+/*
  * The most VMAs task_newtask walks, with preemption off, for a fork that
  * was not followed (commit_misses): about 11 us under emulation (170 ns a
  * VMA).  A bigger child is logged unknown (walk_misses).

@@ -208,6 +208,7 @@ u64 vfa_pid_ns_birth(struct pid_namespace *ns);
 void vfa_fill_parent(struct vfa_record *rec, pid_t tgid, struct pid *pid,
 		     u64 now);
 void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr);
+void vfa_log_refused(const struct vfa_fork_result *fr);
 int vfa_hooks_init(void);
 void vfa_hooks_exit(void);
 

@@ -55,3 +55,20 @@ void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c)
 		}
 	}
 }
+
+/*
+ * Does @mm hold private MAP_NORESERVE memory that mode 2 would charge, now
+ * or once mprotect() makes it writable?  Stops at the first such VMA.
+ */
+bool vfa_charge_has_noreserve(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+
+	for_each_vma(vmi, vma)
+		if ((vfa_vma_flags(vma) & (VM_NORESERVE | VM_ACCOUNT |
+					   VM_SHARED | VM_HUGETLB |
+					   VFA_VM_DROPPABLE)) == VM_NORESERVE)
+			return true;
+	return false;
+}

@@ -16,15 +16,16 @@
  * space, it owns a slot of a small table, and its requests add up to the
  * fork's charge there instead of counting as requests of their own (the
  * fork is judged as one).  At a fork's first request, dup_mmap() holds
- * the parent's mmap lock: the parent's VMAs are walked there, preemptibly,
- * for the MAP_NORESERVE memory the requests do not show, and the system
- * commit is summed there too (O(CPUs)).  task_newtask, with preemption
- * off, only marks the fork done and starts following the child.  The slot
- * is freed by a task_work queued at the claim, which runs as the task
- * returns to user space, preemptibly: it judges a fork that task_newtask
- * saw and writes its record; if the fork asked for commit and failed with
- * ENOMEM, the kernel refused it (the last request), and the fork is
- * logged with outcome "refused".  No return probe is needed.
+ * the parent's mmap lock: the system commit is summed there, preemptibly
+ * (O(CPUs)), and if the parent may hold MAP_NORESERVE memory, which the
+ * requests do not show (noreserve.c), its VMAs are walked there too.
+ * task_newtask, with preemption off, only marks the fork done and starts
+ * following the child.  The slot is freed by a task_work queued at the
+ * claim, which runs as the task returns to user space, preemptibly: it
+ * judges a fork that task_newtask saw and writes its record; if the fork
+ * asked for commit and failed with ENOMEM, the kernel refused it (the
+ * last request), and the fork is logged with outcome "refused".  No
+ * return probe is needed.
  *
  * The callback runs on every commit request of the system: it takes no
  * lock of its own, its counters are per CPU and summed at read time, and
@@ -87,7 +88,9 @@ static struct vfa_forking {
 	struct vfa_pending pend;	/* ... and its record waits here */
 	long tried;		/* pages asked for so far */
 	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
-	bool walked;		/* the parent's VMAs walked, at the first */
+	bool walked;		/* its MAP_NORESERVE memory known, at the first */
+	bool nr_maybe;		/* ... the parent may hold some (noreserve.c) */
+	bool nr_walk;		/* ... so its VMAs were walked for it */
 	long committed;		/* the system commit, at the first, or -1 */
 	unsigned long noreserve_fork_pages;
 	u64 walk_ns;
@@ -245,6 +248,7 @@ static void vfa_clone_end(struct callback_head *work)
 		.noreserve_pages = f->walked ? f->noreserve_fork_pages : 0,
 		.walk_ns = f->walk_ns,
 		.committed = f->committed,
+		.noreserve_walked = f->nr_walk,
 		.asked = f->tried > 0,
 		.admin = f->admin,
 	};
@@ -287,6 +291,9 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 	f->done = false;
 	f->tried = 0;
 	f->walked = false;
+	/* Until its first request says otherwise (noreserve.c). */
+	f->nr_maybe = true;
+	f->nr_walk = false;
 	f->walk_ns = 0;
 	f->committed = -1;
 	init_task_work(&f->work, vfa_clone_end);
@@ -327,6 +334,9 @@ struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
 		return NULL;
 	/* Its requests are over; the task_work will not log it refused. */
 	forking[slot].done = true;
+	/* Its child may hold copies: in the set before it can run. */
+	if (kind == VFA_FORK && forking[slot].nr_maybe)
+		vfa_noreserve_add(child->mm);
 	p = &forking[slot].pend;
 	/* The child may be reaped before its record: hold its pid. */
 	p->pid = get_pid(task_pid(child));
@@ -376,28 +386,37 @@ static void vfa_forking_drain(void)
 
 /*
  * At a fork's first request, dup_mmap() holds the parent's mmap lock for
- * writing and is about to copy its VMAs: walk them there, where the walk
- * is preemptible and sees exactly what is copied, to find the
- * MAP_NORESERVE memory that the kernel's requests do not show.  (A fork
- * with no accounted VMA makes no request: it is taken to have none.)
+ * writing and is about to copy its VMAs: if the parent may hold
+ * MAP_NORESERVE memory, which the kernel's requests do not show, walk them
+ * there, where the walk is preemptible and sees exactly what is copied.
+ * The set of noreserve.c says which parents may: most hold none, and
+ * their forks are not walked.  (A fork with no accounted VMA makes no
+ * request: it is taken to have none, and its child joins the set.)
  * Sum the system commit there too, before the fork's first page is added:
  * the fork is judged on it plus its whole charge, and task_newtask, which
  * runs with preemption off, need not walk every CPU's counter.
  */
 static void vfa_forking_first(int slot, struct mm_struct *mm)
 {
+	struct vfa_forking *f = &forking[slot];
 	u64 start = local_clock();
 	struct vfa_charge c;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
 		atomic_long_inc(&vfa_walks_atomic);
-	forking[slot].committed = vfa_committed_pages();
+	f->committed = vfa_committed_pages();
 	if (mm == current->mm) {
-		vfa_charge_walk(mm, &c);
-		forking[slot].noreserve_fork_pages = c.noreserve_fork_pages;
-		forking[slot].walked = true;
+		/* Most processes hold none: no walk (noreserve.c). */
+		f->nr_maybe = vfa_noreserve_maybe(mm);
+		f->nr_walk = f->nr_maybe;
+		f->noreserve_fork_pages = 0;
+		if (f->nr_walk) {
+			vfa_charge_walk(mm, &c);
+			f->noreserve_fork_pages = c.noreserve_fork_pages;
+		}
+		f->walked = true;
 	}
-	forking[slot].walk_ns = local_clock() - start;
+	f->walk_ns = local_clock() - start;
 }
 
 static void notrace vfa_note_program(struct vfa_commit_cpu *cc, long kb,

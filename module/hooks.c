@@ -117,8 +117,7 @@ void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr)
 
 	vfa_fill_parent(&rec, p->tgid, p->pid, p->fork_ns);
 	vfa_judge_fork(fr, p->kind, VFA_MISS_NONE, &rec, &j);
-	ended = vfa_ledger_pending(&rec, p, j.min_limit_kb, start, fr->walk_ns,
-				   &out);
+	ended = vfa_ledger_pending(&rec, p, j.min_limit_kb, start, fr, &out);
 	vfa_trace_fork(&rec);
 	if (ended)
 		vfa_trace_outcome(&out);
@@ -190,6 +189,8 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	}
 
 	/* Not followed (see commit_misses): logged here, at once. */
+	if (kind == VFA_FORK && vfa_noreserve_maybe(current->mm))
+		vfa_noreserve_add(child->mm);
 	if (kind != VFA_FORK) {
 		/* Charges nothing. */
 	} else if (READ_ONCE(child->mm->map_count) > VFA_PROBE_WALK_MAX) {

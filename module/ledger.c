@@ -379,8 +379,8 @@ void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
  * the outcome, when it comes, finds the record.
  */
 bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
-			u64 min_limit_kb, u64 work_start, u64 walk_ns,
-			struct vfa_record *out)
+			u64 min_limit_kb, u64 work_start,
+			const struct vfa_fork_result *fr, struct vfa_record *out)
 {
 	bool ended = false;
 	struct vfa_counters *c;
@@ -438,7 +438,8 @@ logged:
 	/* Counted with its fork, in the same epoch but for a racing reset. */
 	if (ended)
 		vfa_count_outcome(c, out->kind, out->verdict, out->outcome);
-	vfa_add(&c->walk_ns, walk_ns + local_clock() - work_start);
+	vfa_add(&c->walk_ns, fr->walk_ns + local_clock() - work_start);
+	vfa_add(&c->noreserve_walks, fr->noreserve_walked);
 	preempt_enable();
 	return ended;
 }
@@ -595,6 +596,7 @@ void vfa_ledger_counters(struct vfa_counters *c)
 		vfa_sum(&c->probe_ns, &f->probe_ns);
 		vfa_top(&c->probe_max_ns, &f->probe_max_ns);
 		vfa_sum(&c->walk_ns, &f->walk_ns);
+		vfa_sum(&c->noreserve_walks, &f->noreserve_walks);
 	}
 	c->logged = atomic64_read(&next_seq) - READ_ONCE(log_base);
 }

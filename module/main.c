@@ -27,18 +27,22 @@ static int __init vfa_init(void)
 	ret = vfa_procfs_init();
 	if (ret)
 		goto err_ledger;
+	vfa_noreserve_init();
 	ret = vfa_commit_init();
 	if (ret)
-		goto err_procfs;
+		goto err_noreserve;
 	ret = vfa_hooks_init();
 	if (ret)
 		goto err_commit;
+	/* Every hook in place: whatever the scan misses, they see. */
+	vfa_noreserve_scan();
 	pr_info("loaded: log_size %u\n", vfa_log_size());
 	return 0;
 
 err_commit:
 	vfa_commit_exit();
-err_procfs:
+err_noreserve:
+	vfa_noreserve_exit();
 	vfa_procfs_exit();
 err_ledger:
 	vfa_ledger_exit();
@@ -49,6 +53,7 @@ static void __exit vfa_exit(void)
 {
 	vfa_hooks_exit();
 	vfa_commit_exit();
+	vfa_noreserve_exit();
 	vfa_procfs_exit();
 	vfa_ledger_exit();
 	pr_info("unloaded\n");

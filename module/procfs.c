@@ -89,8 +89,7 @@ static void vfa_num(struct seq_file *m, const char *name, u64 v)
  * There is room for 64 processes born between the count and the walk;
  * any more are left out.
  */
-static struct pid **vfa_collect_pids(struct pid_namespace *ns,
-				     unsigned int *n)
+struct pid **vfa_collect_pids(struct pid_namespace *ns, unsigned int *n)
 {
 	struct task_struct *p;
 	struct pid **pids;
@@ -228,6 +227,8 @@ static int vfa_summary_show(struct seq_file *m, void *v)
 	       max(cs.min_safe_kb, c.min_safe_limit_kb));
 	vfa_num(m, "commit_misses:", cs.misses);
 	vfa_kb(m, "noreserve:", vfa_noreserve_kb());
+	vfa_num(m, "noreserve_walks:", c.noreserve_walks);
+	seq_printf(m, "%-18s %12ld\n", "noreserve_mms:", vfa_noreserve_mms());
 	vfa_ledger_times(&load_time, &reset_time);
 	seq_printf(m, "%-18s %12lld\n", "load_time:", (long long)load_time);
 	seq_printf(m, "%-18s %12lld\n", "reset_time:", (long long)reset_time);

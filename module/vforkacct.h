@@ -5,7 +5,8 @@
  * One file per concern: hooks.c (tracepoint probes), charge.c (what a fork
  * is charged), model.c (the strict-overcommit verdict and its parameters),
  * ledger.c (counters, the fork log ring and child tracking), commit.c
- * (every commit request, refused forks), procfs.c (/proc/vforkacct/),
+ * (every commit request, refused forks), noreserve.c (which processes may
+ * hold MAP_NORESERVE memory), procfs.c (/proc/vforkacct/),
  * trace.c (trace events) and main.c (load, unload).
  */
 #ifndef VFORKACCT_H
@@ -91,6 +92,7 @@ struct vfa_counters {
 	u64 probe_ns;
 	u64 probe_max_ns;
 	u64 walk_ns;		/* preemptible work per fork (see README) */
+	u64 noreserve_walks;	/* forks whose parent's VMAs were walked */
 };
 
 /* charge.c */
@@ -103,6 +105,15 @@ struct vfa_charge {
 };
 
 void vfa_charge_walk(struct mm_struct *mm, struct vfa_charge *c);
+bool vfa_charge_has_noreserve(struct mm_struct *mm);
+
+/* noreserve.c */
+void vfa_noreserve_init(void);
+void vfa_noreserve_exit(void);
+void vfa_noreserve_scan(void);
+void vfa_noreserve_add(struct mm_struct *mm);
+bool vfa_noreserve_maybe(const struct mm_struct *mm);
+long vfa_noreserve_mms(void);
 
 /* model.c */
 struct vfa_judgement {
@@ -132,9 +143,10 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		     enum vfa_miss miss);
 void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
 		       u64 probe_start);
+struct vfa_fork_result;
 bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
-			u64 min_limit_kb, u64 work_start, u64 walk_ns,
-			struct vfa_record *out);
+			u64 min_limit_kb, u64 work_start,
+			const struct vfa_fork_result *fr, struct vfa_record *out);
 bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			struct vfa_record *rec);
 void vfa_ledger_refused(struct vfa_record *rec);
@@ -171,6 +183,7 @@ struct vfa_fork_result {
 	unsigned long noreserve_pages;	/* the child's MAP_NORESERVE memory */
 	u64 walk_ns;			/* preemptible time at its first request */
 	long committed;			/* the system commit before it, or -1 */
+	bool noreserve_walked;		/* the parent's VMAs walked for it */
 	bool asked;			/* it made a request, so that: */
 	bool admin;			/* ... CAP_SYS_ADMIN, as the kernel saw */
 };
@@ -213,6 +226,7 @@ int vfa_hooks_init(void);
 void vfa_hooks_exit(void);
 
 /* procfs.c */
+struct pid **vfa_collect_pids(struct pid_namespace *ns, unsigned int *n);
 int vfa_procfs_init(void);
 void vfa_procfs_exit(void);
 

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * noreserve: a fork's MAP_NORESERVE memory is found however its parent
+ * came to hold it, and only forks of such parents are walked for it.
+ *
+ * Mode 2 would charge a fork for its parent's private MAP_NORESERVE
+ * memory, which the kernel's own requests do not show; the module walks
+ * the parent's VMAs for it only if the parent may hold some.  It learns
+ * that three ways: the parent mapped such memory (any protection: glibc's
+ * arenas are mapped PROT_NONE, then made writable), it was forked from
+ * such a process, or it held the memory when the module was loaded.
+ * Each way has its test here: the fork row's noreserve_kB must be the
+ * mapping's size.  A process that never held any must not be walked
+ * (summary noreserve_walks), and the module must forget a process when
+ * its address space goes (noreserve_mms).
+ *
+ * The memory is held by "holder" children, so this process itself never
+ * holds any.  In mode 2 the kernel ignores MAP_NORESERVE: those tests skip.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ktap.h"
+#include "vfa.h"
+
+#define NR_MB		64
+#define NR_KB		(NR_MB * 1024L)
+
+/* A child holding NR_MB of private MAP_NORESERVE memory, on command. */
+struct holder {
+	pid_t pid;
+	int cmd;	/* write end: one command byte */
+	int resp;	/* read end: a reply of two pids */
+};
+
+/* A fork in the holder's line: the row to look up. */
+struct pair {
+	pid_t ppid, pid;
+};
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		_exit(3);
+}
+
+/* Forks a child that exits at once, and reaps it. */
+static pid_t fork_exit(void)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid;
+}
+
+/*
+ * The holder's loop.  'f': fork a child that exits; 'g': fork a child
+ * that itself forks one that exits (the grandchild's row is the one
+ * wanted); 'q': exit.  Each fork replies with the row's parent and child.
+ */
+static void holder_loop(int cmd, int resp)
+{
+	struct pair pr;
+	int p[2];
+	char c;
+
+	while (read(cmd, &c, 1) == 1) {
+		if (c == 'f') {
+			pr.ppid = getpid();
+			pr.pid = fork_exit();
+		} else if (c == 'g') {
+			if (pipe(p))
+				_exit(3);
+			pr.ppid = fork();
+			if (!pr.ppid) {
+				pid_t g = fork_exit();
+
+				write_all(p[1], &g, sizeof(g));
+				_exit(0);
+			}
+			if (pr.ppid < 0 || read(p[0], &pr.pid, sizeof(pr.pid)) !=
+			    sizeof(pr.pid))
+				_exit(3);
+			waitpid(pr.ppid, NULL, 0);
+			close(p[0]);
+			close(p[1]);
+		} else {
+			break;
+		}
+		write_all(resp, &pr, sizeof(pr));
+	}
+	_exit(0);
+}
+
+/*
+ * Starts a holder that maps NR_MB of private anonymous MAP_NORESERVE
+ * memory: PROT_NONE, then made writable, as glibc does for an arena.
+ * Replies once mapped.
+ */
+static bool holder_start(struct holder *h)
+{
+	int c[2], r[2];
+	struct pair ready;
+
+	if (pipe(c) || pipe(r))
+		return false;
+	h->pid = fork();
+	if (h->pid < 0)
+		return false;
+	if (!h->pid) {
+		void *m;
+
+		close(c[1]);
+		close(r[0]);
+		m = mmap(NULL, NR_KB * 1024, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED ||
+		    mprotect(m, NR_KB * 1024, PROT_READ | PROT_WRITE))
+			_exit(3);
+		ready.ppid = getpid();
+		ready.pid = 0;
+		write_all(r[1], &ready, sizeof(ready));
+		holder_loop(c[0], r[1]);
+	}
+	close(c[0]);
+	close(r[1]);
+	h->cmd = c[1];
+	h->resp = r[0];
+	return read(h->resp, &ready, sizeof(ready)) == sizeof(ready);
+}
+
+static bool holder_fork(struct holder *h, char how, struct pair *pr)
+{
+	return write(h->cmd, &how, 1) == 1 &&
+	       read(h->resp, pr, sizeof(*pr)) == sizeof(*pr) && pr->pid > 0;
+}
+
+static void holder_stop(struct holder *h)
+{
+	close(h->cmd);
+	close(h->resp);
+	waitpid(h->pid, NULL, 0);
+}
+
+/* The noreserve_kB of the row of @pr's fork; -2 if there is none. */
+static long row_noreserve_kb(const struct pair *pr)
+{
+	struct vfa_row *rows, *r;
+	long kb = -2;
+	int n;
+
+	rows = vfa_forks(&n);
+	r = rows ? vfa_find(rows, n, pr->ppid, pr->pid) : NULL;
+	if (r)
+		kb = r->noreserve_kb;
+	free(rows);
+	return kb;
+}
+
+/* A holder's fork (@how: 'f' its child, 'g' its grandchild) shows it all. */
+static bool fork_shows_noreserve(struct holder *h, char how, const char *what)
+{
+	long long walks = vfa_summary("noreserve_walks");
+	struct pair pr;
+	long kb;
+
+	if (!holder_fork(h, how, &pr))
+		return false;
+	kb = row_noreserve_kb(&pr);
+	walks = vfa_summary("noreserve_walks") - walks;
+	ktap_info("%s: fork %d -> %d: noreserve_kB %ld (want %ld), %lld walk(s)",
+		  what, pr.ppid, pr.pid, kb, NR_KB, walks);
+	return kb == NR_KB && walks >= 1;
+}
+
+static bool mapped_now(void)
+{
+	struct holder h;
+	bool ok;
+
+	if (!holder_start(&h))
+		return false;
+	ok = fork_shows_noreserve(&h, 'f', "mapped PROT_NONE, then RW");
+	holder_stop(&h);
+	return ok;
+}
+
+static bool inherited(void)
+{
+	struct holder h;
+	bool ok;
+
+	if (!holder_start(&h))
+		return false;
+	ok = fork_shows_noreserve(&h, 'g', "the holder's child's fork");
+	holder_stop(&h);
+	return ok;
+}
+
+/* Held before the module was loaded: the scan at load must find it. */
+static bool before_load(void)
+{
+	struct holder h;
+	long long mms;
+	bool ok;
+
+	if (!holder_start(&h))
+		return false;
+	if (vfa_reload("")) {
+		ktap_info("cannot reload the module");
+		holder_stop(&h);
+		return false;
+	}
+	mms = vfa_summary("noreserve_mms");
+	ktap_info("after the reload: noreserve_mms %lld", mms);
+	ok = mms >= 1 && fork_shows_noreserve(&h, 'f', "mapped before load");
+	holder_stop(&h);
+	return ok;
+}
+
+/* A process that never held any is not walked. */
+static bool plain_not_walked(void)
+{
+	long long walks = vfa_summary("noreserve_walks");
+	struct pair pr = { getpid(), fork_and_reap() };
+	long kb = row_noreserve_kb(&pr);
+
+	walks = vfa_summary("noreserve_walks") - walks;
+	ktap_info("plain fork %d -> %d: noreserve_kB %ld, %lld walk(s), noreserve_mms %lld",
+		  pr.ppid, pr.pid, kb, walks, vfa_summary("noreserve_mms"));
+	return kb == 0 && walks == 0 && vfa_summary("noreserve_mms") >= 0;
+}
+
+/* noreserve_mms, once two readings a little apart agree. */
+static long long mms_settled(void)
+{
+	long long a, b = vfa_summary("noreserve_mms");
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		usleep(20000);
+		a = b;
+		b = vfa_summary("noreserve_mms");
+		if (a == b)
+			break;
+	}
+	return b;
+}
+
+/* A holder's address space joins the set, and leaves it as it exits. */
+static bool forgotten_at_exit(void)
+{
+	long long before = mms_settled(), held, after;
+	struct holder h;
+
+	if (!holder_start(&h))
+		return false;
+	held = mms_settled();
+	holder_stop(&h);
+	after = mms_settled();
+	ktap_info("noreserve_mms %lld, %lld while held, %lld after exit",
+		  before, held, after);
+	return held == before + 1 && after == before;
+}
+
+int main(void)
+{
+	const char *why = "MAP_NORESERVE is ignored in vm.overcommit_memory=2";
+	long long mode;
+
+	vfa_require_module();
+	mode = vm_sysctl("overcommit_memory");
+	ktap_plan(5);
+	/* First, while this process has never made a holder. */
+	ktap_test(plain_not_walked(), "fork_of_a_process_without_noreserve_is_not_walked");
+	if (mode == 2) {
+		ktap_skip("noreserve_mapped_prot_none_then_rw_is_in_the_fork_row", why);
+		ktap_skip("noreserve_inherited_is_in_the_grandchild_fork_row", why);
+		ktap_skip("noreserve_held_before_load_is_found_by_the_scan", why);
+		ktap_skip("process_leaves_the_noreserve_set_at_exit", why);
+		return ktap_finish();
+	}
+	ktap_test(mapped_now(), "noreserve_mapped_prot_none_then_rw_is_in_the_fork_row");
+	ktap_test(inherited(), "noreserve_inherited_is_in_the_grandchild_fork_row");
+	ktap_test(forgotten_at_exit(), "process_leaves_the_noreserve_set_at_exit");
+	ktap_test(before_load(), "noreserve_held_before_load_is_found_by_the_scan");
+	return ktap_finish();
+}

@@ -113,7 +113,7 @@ void notrace vfa_noreserve_add(struct mm_struct *mm)
 	}
 	WRITE_ONCE(vfa_nr_full, true);
 	pr_warn_once("more than about %d processes hold MAP_NORESERVE memory: every fork's VMAs are walked from now on (reload to recover)\n",
-		VFA_NR_WAYS << VFA_NR_BITS);
+		     VFA_NR_WAYS << VFA_NR_BITS);
 }
 
 /*
@@ -132,6 +132,7 @@ bool notrace vfa_noreserve_maybe(const struct mm_struct *mm)
 /* Processes known to hold the memory, or -1: every fork is walked. */
 long vfa_noreserve_mms(void)
 {
+	/* As in vfa_noreserve_maybe(). */
 	if (!smp_load_acquire(&vfa_nr_exact) || READ_ONCE(vfa_nr_full))
 		return -1;
 	return atomic_read(&vfa_nr_count);
@@ -218,6 +219,7 @@ void vfa_noreserve_scan(void)
 		cond_resched();
 	}
 	kvfree(pids);
+	/* Pairs with vfa_noreserve_maybe(): the adds above come first. */
 	smp_store_release(&vfa_nr_exact, true);
 }
 

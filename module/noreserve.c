@@ -192,6 +192,7 @@ void vfa_noreserve_scan(void)
 	struct task_struct *task;
 	struct pid **pids;
 	unsigned int n, i;
+	bool exact;
 
 	if (!vfa_nr)
 		return;
@@ -208,17 +209,27 @@ void vfa_noreserve_scan(void)
 			mm = get_task_mm(task);
 			put_task_struct(task);
 		}
+		/* insmod killed meanwhile: not exact, every fork walked. */
+		if (mm && mmap_read_lock_killable(mm)) {
+			mmput(mm);
+			break;
+		}
 		if (mm) {
-			mmap_read_lock(mm);
 			if (vfa_charge_has_noreserve(mm))
 				vfa_noreserve_add(mm);
 			mmap_read_unlock(mm);
 			mmput(mm);
 		}
-		put_pid(pids[i]);
 		cond_resched();
 	}
+	exact = i == n;
+	for (i = 0; i < n; i++)
+		put_pid(pids[i]);
 	kvfree(pids);
+	if (!exact) {
+		pr_warn("scan for MAP_NORESERVE memory interrupted: every fork's VMAs are walked\n");
+		return;
+	}
 	/* Pairs with vfa_noreserve_maybe(): the adds above come first. */
 	smp_store_release(&vfa_nr_exact, true);
 }

@@ -28,7 +28,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/atomic.h>
 #include <linux/ftrace.h>
 #include <linux/hash.h>
 #include <linux/mm.h>
@@ -50,7 +49,6 @@ struct vfa_nr_bucket {
 } ____cacheline_aligned;
 
 static struct vfa_nr_bucket *vfa_nr;
-static atomic_t vfa_nr_count;
 /* The set holds every mm that may hold the memory: the scan is over. */
 static bool vfa_nr_exact;
 /* An add found both buckets full: every fork is walked from then on. */
@@ -105,10 +103,8 @@ void notrace vfa_noreserve_add(struct mm_struct *mm)
 	for (w = 0; w < 2; w++) {
 		for (i = 0; i < VFA_NR_WAYS; i++) {
 			if (!READ_ONCE(b[w]->mm[i]) &&
-			    !cmpxchg(&b[w]->mm[i], NULL, mm)) {
-				atomic_inc(&vfa_nr_count);
+			    !cmpxchg(&b[w]->mm[i], NULL, mm))
 				return;
-			}
 		}
 	}
 	WRITE_ONCE(vfa_nr_full, true);
@@ -129,13 +125,21 @@ bool notrace vfa_noreserve_maybe(const struct mm_struct *mm)
 	return vfa_nr_has(mm);
 }
 
-/* Processes known to hold the memory, or -1: every fork is walked. */
+/*
+ * The mms in the set, or -1: every fork is walked.  Counted at read time
+ * (the whole set, 128 KiB), so that no add or removal shares a counter.
+ */
 long vfa_noreserve_mms(void)
 {
+	long n = 0;
+	int i;
+
 	/* As in vfa_noreserve_maybe(). */
 	if (!smp_load_acquire(&vfa_nr_exact) || READ_ONCE(vfa_nr_full))
 		return -1;
-	return atomic_read(&vfa_nr_count);
+	for (i = 0; i < 1 << VFA_NR_BITS; i++)
+		n += vfa_nr_used(&vfa_nr[i]);
+	return n;
 }
 
 /* do_mmap(file, addr, len, prot, flags, ...), at its entry */
@@ -160,15 +164,12 @@ static void notrace vfa_nr_exit_mmap(unsigned long ip, unsigned long parent_ip,
 	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
 	int w, i;
 
-	if (!atomic_read(&vfa_nr_count))
-		return;
 	for (w = 0; w < 2; w++) {
 		struct vfa_nr_bucket *b = vfa_nr_bucket(mm, w);
 
 		for (i = 0; i < VFA_NR_WAYS; i++)
-			if (READ_ONCE(b->mm[i]) == mm &&
-			    cmpxchg(&b->mm[i], mm, NULL) == mm)
-				atomic_dec(&vfa_nr_count);
+			if (READ_ONCE(b->mm[i]) == mm)
+				WRITE_ONCE(b->mm[i], NULL);
 	}
 }
 

@@ -15,8 +15,10 @@
  *    the model's verdict "fail"), one count of refused, one trace event,
  *    and none in forks;
  *  - in mode 0, MAP_NORESERVE memory shows in summary's noreserve;
- *  - the walk of a forking parent's VMAs (at its first request) runs with
- *    preemption enabled: walk_atomic stays put over NWALK forks; so does a
+ *  - the walk of a forking parent's VMAs (at its first request; this
+ *    process is walked, for it mapped MAP_NORESERVE memory) runs with
+ *    preemption enabled: walk_atomic stays put over NWALK forks, which
+ *    noreserve_walks counts; so does a
  *    vfork's sum of the system commit (at kernel_clone()), and walk_ns
  *    grows over NWALK vforks (it grows only when that sum ran there).
  * A guard process restores the sysctls however this program ends.
@@ -212,6 +214,7 @@ int main(void)
 {
 	long long limit, wf0, wf1, wf2, all1, all2, cm0, cm2, largest = 0;
 	long long refused0 = 0, forks0 = 0, nr0, nr1, prog, wa0, wa1, wn0, wn1;
+	long long nw0, nw1;
 	int small0, big0, small2, big2, enomem, rows = 0, agree = 0, n, i;
 	struct vfa_row *r;
 	pid_t holder = -1;
@@ -324,16 +327,22 @@ int main(void)
 		  "summary_noreserve_counts_map_noreserve_memory");
 	if (nr != MAP_FAILED)
 		munmap(nr, (size_t)NR_MB << 20);
-	/* Each fork of ours asks for commit: its walk runs at the first. */
+	/*
+	 * Each fork of ours asks for commit: its walk runs at the first, for
+	 * this process has held MAP_NORESERVE memory (the module does not
+	 * forget that before the process goes).
+	 */
 	wa0 = vfa_summary("walk_atomic");
 	wn0 = vfa_summary("walk_ns");
+	nw0 = vfa_summary("noreserve_walks");
 	for (i = 0; i < NWALK; i++)
 		fork_and_reap();
 	wa1 = vfa_summary("walk_atomic");
 	wn1 = vfa_summary("walk_ns");
-	ktap_info("%d forks: walk_atomic %lld -> %lld, walk_ns %lld -> %lld",
-		  NWALK, wa0, wa1, wn0, wn1);
-	ktap_test(wa0 >= 0 && wa1 == wa0 && wn1 > wn0,
+	nw1 = vfa_summary("noreserve_walks");
+	ktap_info("%d forks: walk_atomic %lld -> %lld, walk_ns %lld -> %lld, noreserve_walks %lld -> %lld",
+		  NWALK, wa0, wa1, wn0, wn1, nw0, nw1);
+	ktap_test(wa0 >= 0 && wa1 == wa0 && wn1 > wn0 && nw1 - nw0 == NWALK,
 		  "fork_walk_runs_with_preemption_enabled");
 	/* A vfork's sum, at its kernel_clone(): walk_ns grows only there. */
 	wa0 = wa1;

@@ -24,13 +24,14 @@ static int __init vfa_init(void)
 	ret = vfa_ledger_init();
 	if (ret)
 		return ret;
+	/* Before procfs, gone after it: summary reads the set. */
+	vfa_noreserve_init();
 	ret = vfa_procfs_init();
 	if (ret)
-		goto err_ledger;
-	vfa_noreserve_init();
+		goto err_noreserve;
 	ret = vfa_commit_init();
 	if (ret)
-		goto err_noreserve;
+		goto err_procfs;
 	ret = vfa_hooks_init();
 	if (ret)
 		goto err_commit;
@@ -41,10 +42,10 @@ static int __init vfa_init(void)
 
 err_commit:
 	vfa_commit_exit();
+err_procfs:
+	vfa_procfs_exit();
 err_noreserve:
 	vfa_noreserve_exit();
-	vfa_procfs_exit();
-err_ledger:
 	vfa_ledger_exit();
 	return ret;
 }
@@ -53,8 +54,8 @@ static void __exit vfa_exit(void)
 {
 	vfa_hooks_exit();
 	vfa_commit_exit();
-	vfa_noreserve_exit();
 	vfa_procfs_exit();
+	vfa_noreserve_exit();
 	vfa_ledger_exit();
 	pr_info("unloaded\n");
 }

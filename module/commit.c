@@ -90,7 +90,6 @@ static struct vfa_forking {
 	bool admin;		/* ... with CAP_SYS_ADMIN, as the kernel saw */
 	bool walked;		/* its MAP_NORESERVE memory known, at the first */
 	bool nr_maybe;		/* ... the parent may hold some (noreserve.c) */
-	bool nr_walk;		/* ... so its VMAs were walked for it */
 	long committed;		/* the system commit, at the first, or -1 */
 	unsigned long noreserve_fork_pages;
 	u64 walk_ns;
@@ -248,7 +247,7 @@ static void vfa_clone_end(struct callback_head *work)
 		.noreserve_pages = f->walked ? f->noreserve_fork_pages : 0,
 		.walk_ns = f->walk_ns,
 		.committed = f->committed,
-		.noreserve_walked = f->nr_walk,
+		.noreserve_walked = f->walked && f->nr_maybe,
 		.asked = f->tried > 0,
 		.admin = f->admin,
 	};
@@ -293,7 +292,6 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 	f->walked = false;
 	/* Until its first request says otherwise (noreserve.c). */
 	f->nr_maybe = true;
-	f->nr_walk = false;
 	f->walk_ns = 0;
 	f->committed = -1;
 	init_task_work(&f->work, vfa_clone_end);
@@ -408,9 +406,8 @@ static void vfa_forking_first(int slot, struct mm_struct *mm)
 	if (mm == current->mm) {
 		/* Most processes hold none: no walk (noreserve.c). */
 		f->nr_maybe = vfa_noreserve_maybe(mm);
-		f->nr_walk = f->nr_maybe;
 		f->noreserve_fork_pages = 0;
-		if (f->nr_walk) {
+		if (f->nr_maybe) {
 			vfa_charge_walk(mm, &c);
 			f->noreserve_fork_pages = c.noreserve_fork_pages;
 		}
@@ -591,8 +588,8 @@ void vfa_commit_reset(void)
 	WRITE_ONCE(vfa_commit_epoch, vfa_commit_epoch + 1);
 }
 
-/* An ftrace callback, alone on @func (see vfa_commit_ops). */
-static int vfa_hook(struct ftrace_ops *ops, const char *func)
+/* An ftrace callback, alone on @func (see vfa_commit_ops); noreserve.c too. */
+int vfa_hook(struct ftrace_ops *ops, const char *func)
 {
 	int ret;
 
@@ -607,7 +604,7 @@ static int vfa_hook(struct ftrace_ops *ops, const char *func)
 	return ret;
 }
 
-static void vfa_unhook(struct ftrace_ops *ops)
+void vfa_unhook(struct ftrace_ops *ops)
 {
 	unregister_ftrace_function(ops);
 	ftrace_free_filter(ops);

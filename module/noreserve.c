@@ -235,21 +235,6 @@ void vfa_noreserve_scan(void)
 	smp_store_release(&vfa_nr_exact, true);
 }
 
-static int vfa_nr_hook(struct ftrace_ops *ops, const char *func)
-{
-	int ret;
-
-	ret = ftrace_set_filter(ops, (unsigned char *)func, strlen(func), 0);
-	if (!ret)
-		ret = register_ftrace_function(ops);
-	if (ret) {
-		ftrace_free_filter(ops);
-		pr_info("no ftrace callback on %s (%d): every fork's VMAs are walked\n",
-			func, ret);
-	}
-	return ret;
-}
-
 /*
  * Without the set (no memory, or a hook refused), every fork is walked:
  * the module works as before, only dearer.
@@ -258,29 +243,28 @@ void vfa_noreserve_init(void)
 {
 	vfa_nr = kvcalloc(1 << VFA_NR_BITS, sizeof(*vfa_nr), GFP_KERNEL);
 	if (!vfa_nr)
-		return;
+		goto err;
 	/* Removal first: no entry outlives its mm. */
-	if (vfa_nr_hook(&vfa_nr_exit_ops, "exit_mmap"))
+	if (vfa_hook(&vfa_nr_exit_ops, "exit_mmap"))
 		goto err_free;
-	if (vfa_nr_hook(&vfa_nr_mmap_ops, "do_mmap"))
+	if (vfa_hook(&vfa_nr_mmap_ops, "do_mmap"))
 		goto err_exit;
 	return;
 err_exit:
-	unregister_ftrace_function(&vfa_nr_exit_ops);
-	ftrace_free_filter(&vfa_nr_exit_ops);
+	vfa_unhook(&vfa_nr_exit_ops);
 err_free:
 	kvfree(vfa_nr);
 	vfa_nr = NULL;
+err:
+	pr_info("no MAP_NORESERVE set: every fork's VMAs are walked\n");
 }
 
 void vfa_noreserve_exit(void)
 {
 	if (!vfa_nr)
 		return;
-	unregister_ftrace_function(&vfa_nr_mmap_ops);
-	ftrace_free_filter(&vfa_nr_mmap_ops);
-	unregister_ftrace_function(&vfa_nr_exit_ops);
-	ftrace_free_filter(&vfa_nr_exit_ops);
+	vfa_unhook(&vfa_nr_mmap_ops);
+	vfa_unhook(&vfa_nr_exit_ops);
 	kvfree(vfa_nr);
 	vfa_nr = NULL;
 }

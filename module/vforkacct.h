@@ -188,6 +188,9 @@ struct vfa_fork_result {
 	bool admin;			/* ... CAP_SYS_ADMIN, as the kernel saw */
 };
 
+struct ftrace_ops;
+int vfa_hook(struct ftrace_ops *ops, const char *func);
+void vfa_unhook(struct ftrace_ops *ops);
 struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
 				     u64 now);
 long vfa_committed_pages(void);

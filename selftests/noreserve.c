@@ -181,26 +181,15 @@ static bool fork_shows_noreserve(struct holder *h, char how, const char *what)
 	return kb == NR_KB && walks >= 1;
 }
 
-static bool mapped_now(void)
+/* A new holder's fork (@how, as for fork_shows_noreserve()) shows it all. */
+static bool new_holder_fork_shows(char how, const char *what)
 {
 	struct holder h;
 	bool ok;
 
 	if (!holder_start(&h))
 		return false;
-	ok = fork_shows_noreserve(&h, 'f', "mapped PROT_NONE, then RW");
-	holder_stop(&h);
-	return ok;
-}
-
-static bool inherited(void)
-{
-	struct holder h;
-	bool ok;
-
-	if (!holder_start(&h))
-		return false;
-	ok = fork_shows_noreserve(&h, 'g', "the holder's child's fork");
+	ok = fork_shows_noreserve(&h, how, what);
 	holder_stop(&h);
 	return ok;
 }
@@ -288,8 +277,10 @@ int main(void)
 		ktap_skip("process_leaves_the_noreserve_set_at_exit", why);
 		return ktap_finish();
 	}
-	ktap_test(mapped_now(), "noreserve_mapped_prot_none_then_rw_is_in_the_fork_row");
-	ktap_test(inherited(), "noreserve_inherited_is_in_the_grandchild_fork_row");
+	ktap_test(new_holder_fork_shows('f', "mapped PROT_NONE, then RW"),
+		  "noreserve_mapped_prot_none_then_rw_is_in_the_fork_row");
+	ktap_test(new_holder_fork_shows('g', "the holder's child's fork"),
+		  "noreserve_inherited_is_in_the_grandchild_fork_row");
 	ktap_test(forgotten_at_exit(), "process_leaves_the_noreserve_set_at_exit");
 	ktap_test(before_load(), "noreserve_held_before_load_is_found_by_the_scan");
 	return ktap_finish();

@@ -392,11 +392,14 @@ static void vfa_forking_drain(void)
  * request: it is taken to have none, and its child joins the set.)
  * Sum the system commit there too, before the fork's first page is added:
  * the fork is judged on it plus its whole charge, and task_newtask, which
- * runs with preemption off, need not walk every CPU's counter.
+ * runs with preemption off, need not walk every CPU's counter.  Then
+ * count the request (@pages).  Out of line: the callback's fast path,
+ * every later request, needs no stack frame.
  */
-static void vfa_forking_first(int slot, struct mm_struct *mm)
+static noinline void vfa_forking_first(struct vfa_forking *f,
+				       struct mm_struct *mm, long pages,
+				       bool admin)
 {
-	struct vfa_forking *f = &forking[slot];
 	u64 start = local_clock();
 	struct vfa_charge c;
 
@@ -414,6 +417,8 @@ static void vfa_forking_first(int slot, struct mm_struct *mm)
 		f->walked = true;
 	}
 	f->walk_ns = local_clock() - start;
+	f->tried = pages;
+	f->admin = admin;
 }
 
 static void notrace vfa_note_program(struct vfa_commit_cpu *cc, long kb,
@@ -470,29 +475,19 @@ static struct vfa_commit_cpu *notrace vfa_commit_here(void)
 	return cc;
 }
 
-/* __vm_enough_memory(mm, pages, cap_sys_admin), at its entry */
-static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
-				     struct ftrace_ops *op,
-				     struct ftrace_regs *fregs)
+/*
+ * A request that is not a fork's: judged on its own, into this CPU's
+ * table.  Out of line, so that a fork's requests, one per accounted VMA,
+ * pay for no stack frame of its.
+ */
+static noinline void notrace vfa_commit_plain(unsigned long ip,
+					      unsigned long parent_ip,
+					      struct mm_struct *mm, long pages,
+					      bool admin)
 {
-	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
-	long pages = vfa_ftrace_arg(fregs, 1);
-	bool admin = vfa_ftrace_arg(fregs, 2);
 	struct vfa_commit_cpu *cc;
 	struct vfa_judgement j;
-	int slot, bit;
-
-	if (pages <= 0 || (current->flags & VFA_NOT_USER))
-		return;
-	slot = vfa_forking_find();
-	if (slot >= 0 && !forking[slot].vm && !forking[slot].done) {
-		/* One VMA of a fork: judged with the whole fork. */
-		if (!forking[slot].tried)
-			vfa_forking_first(slot, mm);
-		forking[slot].tried += pages;
-		forking[slot].admin = admin;
-		return;
-	}
+	int bit;
 
 	/* Preemptible: the O(CPUs) sum stays out of the atomic part. */
 	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
@@ -511,6 +506,41 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 		vfa_note_program(cc, pages * KB_PER_PAGE, j.min_limit_kb);
 	}
 	ftrace_test_recursion_unlock(bit);
+}
+
+/*
+ * __vm_enough_memory(mm, pages, cap_sys_admin), at its entry.  A fork
+ * makes one request per accounted VMA, so this is the module's only work
+ * that grows with the parent's size: kept to a few loads and two stores.
+ */
+static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
+				     struct ftrace_ops *op,
+				     struct ftrace_regs *fregs)
+{
+	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
+	long pages = vfa_ftrace_arg(fregs, 1);
+	bool admin = vfa_ftrace_arg(fregs, 2);
+	struct vfa_forking *f;
+	int slot;
+
+	if (pages <= 0 || (current->flags & VFA_NOT_USER))
+		return;
+	slot = vfa_forking_find();
+	if (slot < 0)
+		goto plain;
+	f = &forking[slot];
+	if (f->vm || f->done)
+		goto plain;
+	/* One VMA of a fork: judged with the whole fork. */
+	if (unlikely(!f->tried)) {
+		vfa_forking_first(f, mm, pages, admin);
+		return;
+	}
+	f->tried += pages;
+	f->admin = admin;
+	return;
+plain:
+	vfa_commit_plain(ip, parent_ip, mm, pages, admin);
 }
 
 /*

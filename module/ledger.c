@@ -94,7 +94,7 @@ static DEFINE_MUTEX(vfa_reset_mutex);
 /* Wall-clock seconds of load and of the last reset, for rates. */
 static time64_t load_time, reset_time;
 
-/* log_size and track_size: a count, VFA_LOG_MIN..VFA_LOG_MAX. */
+/* log_size, track_size, noreserve_size: a count, VFA_LOG_MIN..VFA_LOG_MAX. */
 static int vfa_param_set_size(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
@@ -108,7 +108,7 @@ static int vfa_param_set_size(const char *val, const struct kernel_param *kp)
 	return 0;
 }
 
-static const struct kernel_param_ops vfa_size_ops = {
+const struct kernel_param_ops vfa_size_ops = {
 	.set = vfa_param_set_size,
 	.get = param_get_uint,
 };

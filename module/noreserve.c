@@ -15,9 +15,15 @@
  *    child can run);
  *  - at load, when a scan of every process finds such a VMA;
  * and leaves it at its teardown (exit_mmap()).  Until the scan at load is
- * over, and if the set ever overflows, every fork is walked, as before.
- * An mm in the set wrongly costs a walk; one missing from it would have
- * its forks' noreserve_kB wrong, hence every way in is covered.
+ * over, every fork is walked, as before.  An mm in the set wrongly costs
+ * a walk; one missing from it would have its forks' noreserve_kB wrong,
+ * hence every way in is covered.
+ *
+ * The set holds noreserve_size mms.  An add that finds no room marks it
+ * full: every fork is walked from then on, and a work item watches the
+ * set drain as mms go; once a quarter of it is free, the set is rebuilt
+ * the way it was built at load (every fork walked and its child added
+ * meanwhile, then a scan), for the adds it dropped while full.
  *
  * Lookups take no lock, for an entry never moves.  An mm hashes to two
  * buckets of eight entries (a cache line each) and is added, with
@@ -30,29 +36,43 @@
 
 #include <linux/ftrace.h>
 #include <linux/hash.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/swab.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "vforkacct.h"
 
-#define VFA_NR_BITS	11
 #define VFA_NR_WAYS	8
 
 struct vfa_nr_bucket {
 	struct mm_struct *mm[VFA_NR_WAYS];
 } ____cacheline_aligned;
 
+/* Rounded up to a power of two buckets of VFA_NR_WAYS, at load. */
+static unsigned int noreserve_size = 16384;
+module_param_cb(noreserve_size, &vfa_size_ops, &noreserve_size, 0444);
+MODULE_PARM_DESC(noreserve_size, "processes known to hold MAP_NORESERVE memory at once (16..1048576, load time only)");
+
 static struct vfa_nr_bucket *vfa_nr;
+static unsigned int vfa_nr_bits;	/* log2 of the number of buckets */
 /* The set holds every mm that may hold the memory: the scan is over. */
 static bool vfa_nr_exact;
-/* An add found both buckets full: every fork is walked from then on. */
+/* An add found both buckets full: every fork is walked until rebuilt. */
 static bool vfa_nr_full;
+/* One scan at a time: at load, or a rebuild after the set was full. */
+static DEFINE_MUTEX(vfa_nr_mutex);
+static void vfa_nr_rebuild(struct work_struct *work);
+static DECLARE_DELAYED_WORK(vfa_nr_rebuild_work, vfa_nr_rebuild);
 
 static struct vfa_nr_bucket *notrace vfa_nr_bucket(const struct mm_struct *mm,
 						   int which)
@@ -62,7 +82,7 @@ static struct vfa_nr_bucket *notrace vfa_nr_bucket(const struct mm_struct *mm,
 	/* The second hash sees the address's other end. */
 	if (which)
 		key = ~swab64(key);
-	return &vfa_nr[hash_long(key, VFA_NR_BITS)];
+	return &vfa_nr[hash_long(key, vfa_nr_bits)];
 }
 
 static bool notrace vfa_nr_has(const struct mm_struct *mm)
@@ -107,9 +127,13 @@ void notrace vfa_noreserve_add(struct mm_struct *mm)
 				return;
 		}
 	}
-	WRITE_ONCE(vfa_nr_full, true);
-	pr_warn_once("more than about %d processes hold MAP_NORESERVE memory: every fork's VMAs are walked from now on (reload to recover)\n",
-		     VFA_NR_WAYS << VFA_NR_BITS);
+	/* The first to find it full says so, and has it rebuilt later. */
+	if (!xchg(&vfa_nr_full, true)) {
+		pr_warn_ratelimited("more than about %u processes hold MAP_NORESERVE memory (noreserve_size): every fork's VMAs are walked until they are fewer\n",
+				    VFA_NR_WAYS << vfa_nr_bits);
+		queue_delayed_work(system_unbound_wq, &vfa_nr_rebuild_work,
+				   HZ);
+	}
 }
 
 /*
@@ -119,8 +143,12 @@ void notrace vfa_noreserve_add(struct mm_struct *mm)
  */
 bool notrace vfa_noreserve_maybe(const struct mm_struct *mm)
 {
-	/* Pairs with the end of the scan: what it added is seen. */
-	if (!smp_load_acquire(&vfa_nr_exact) || READ_ONCE(vfa_nr_full))
+	/*
+	 * Full first: a rebuild clears it after clearing exact, so one who
+	 * sees it cleared sees exact cleared too, until the scan ends.
+	 * Exact pairs with the end of a scan: what it added is seen.
+	 */
+	if (smp_load_acquire(&vfa_nr_full) || !smp_load_acquire(&vfa_nr_exact))
 		return true;
 	return vfa_nr_has(mm);
 }
@@ -135,9 +163,9 @@ long vfa_noreserve_mms(void)
 	int i;
 
 	/* As in vfa_noreserve_maybe(). */
-	if (!smp_load_acquire(&vfa_nr_exact) || READ_ONCE(vfa_nr_full))
+	if (smp_load_acquire(&vfa_nr_full) || !smp_load_acquire(&vfa_nr_exact))
 		return -1;
-	for (i = 0; i < 1 << VFA_NR_BITS; i++)
+	for (i = 0; i < 1 << vfa_nr_bits; i++)
 		n += vfa_nr_used(&vfa_nr[i]);
 	return n;
 }
@@ -183,24 +211,23 @@ static struct ftrace_ops vfa_nr_exit_ops = {
 };
 
 /*
- * At load, once every hook is in place: add each process's mm that holds
- * private MAP_NORESERVE memory already.  A process born meanwhile is
- * added by its fork (every fork adds its child until the scan is over)
- * or by its own mmap.  Preemptible, once.
+ * Adds each process's mm that holds private MAP_NORESERVE memory already;
+ * exact once it has seen them all.  A process born meanwhile is added by
+ * its fork (every fork adds its child until the scan is over) or by its
+ * own mmap.  Preemptible; under vfa_nr_mutex.  False if interrupted (no
+ * memory, or insmod killed).
  */
-void vfa_noreserve_scan(void)
+static bool vfa_nr_scan(void)
 {
 	struct task_struct *task;
 	struct pid **pids;
 	unsigned int n, i;
 	bool exact;
 
-	if (!vfa_nr)
-		return;
 	pids = vfa_collect_pids(NULL, &n);
 	if (!pids) {
-		pr_warn("no memory to scan for MAP_NORESERVE memory: every fork's VMAs are walked\n");
-		return;
+		pr_warn_ratelimited("no memory to scan for MAP_NORESERVE memory: every fork's VMAs are walked meanwhile\n");
+		return false;
 	}
 	for (i = 0; i < n; i++) {
 		struct mm_struct *mm = NULL;
@@ -227,12 +254,64 @@ void vfa_noreserve_scan(void)
 	for (i = 0; i < n; i++)
 		put_pid(pids[i]);
 	kvfree(pids);
-	if (!exact) {
-		pr_warn("scan for MAP_NORESERVE memory interrupted: every fork's VMAs are walked\n");
-		return;
-	}
+	if (!exact)
+		return false;
 	/* Pairs with vfa_noreserve_maybe(): the adds above come first. */
 	smp_store_release(&vfa_nr_exact, true);
+	return true;
+}
+
+/*
+ * At load, once every hook is in place: whatever the scan misses, they
+ * see.  Interrupted, it is done again by the rebuild work.
+ */
+void vfa_noreserve_scan(void)
+{
+	bool exact;
+
+	if (!vfa_nr)
+		return;
+	mutex_lock(&vfa_nr_mutex);
+	exact = vfa_nr_scan();
+	mutex_unlock(&vfa_nr_mutex);
+	if (!exact)
+		queue_delayed_work(system_unbound_wq, &vfa_nr_rebuild_work, 0);
+}
+
+/*
+ * The set was full, so some adds were dropped: once a quarter of it is
+ * free again (its mms going one by one at their teardown), build it again
+ * as at load.  Until then, look again every second: 128 KiB read, by
+ * default, and only while the set is full.
+ */
+static void vfa_nr_rebuild(struct work_struct *work)
+{
+	unsigned int i, used = 0, slots = VFA_NR_WAYS << vfa_nr_bits;
+
+	for (i = 0; i < 1 << vfa_nr_bits; i++)
+		used += vfa_nr_used(&vfa_nr[i]);
+	if (used > slots - slots / 4) {
+		queue_delayed_work(system_unbound_wq, &vfa_nr_rebuild_work, HZ);
+		return;
+	}
+	mutex_lock(&vfa_nr_mutex);
+	/* Every fork walked, and its child added, as at load; then... */
+	WRITE_ONCE(vfa_nr_exact, false);
+	/* ... adds again (pairs with vfa_noreserve_maybe()). */
+	smp_store_release(&vfa_nr_full, false);
+	/*
+	 * An add that saw the set full dropped its mm.  A fork's add is in
+	 * task_newtask, preemption off: once those are over, the child is
+	 * among the processes the scan will see.  A do_mmap() add holds the
+	 * mm's mmap lock, which the scan takes.
+	 */
+	synchronize_rcu();
+	if (vfa_nr_scan())
+		pr_info("MAP_NORESERVE set rebuilt: %u of %u entries were in use\n",
+			used, slots);
+	else	/* Out of memory for the list of processes: again later. */
+		queue_delayed_work(system_unbound_wq, &vfa_nr_rebuild_work, HZ);
+	mutex_unlock(&vfa_nr_mutex);
 }
 
 /*
@@ -241,7 +320,10 @@ void vfa_noreserve_scan(void)
  */
 void vfa_noreserve_init(void)
 {
-	vfa_nr = kvcalloc(1 << VFA_NR_BITS, sizeof(*vfa_nr), GFP_KERNEL);
+	/* Two buckets at least: an mm has two to choose from. */
+	vfa_nr_bits = max(ilog2(roundup_pow_of_two(noreserve_size) /
+				VFA_NR_WAYS), 1);
+	vfa_nr = kvcalloc(1 << vfa_nr_bits, sizeof(*vfa_nr), GFP_KERNEL);
 	if (!vfa_nr)
 		goto err;
 	/* Removal first: no entry outlives its mm. */
@@ -265,6 +347,8 @@ void vfa_noreserve_exit(void)
 		return;
 	vfa_unhook(&vfa_nr_mmap_ops);
 	vfa_unhook(&vfa_nr_exit_ops);
+	/* No add is left to queue it again: the probes went first. */
+	cancel_delayed_work_sync(&vfa_nr_rebuild_work);
 	kvfree(vfa_nr);
 	vfa_nr = NULL;
 }

@@ -135,6 +135,8 @@ unsigned long vfa_user_reserve_kb(void);
 int vfa_ledger_init(void);
 void vfa_ledger_exit(void);
 unsigned int vfa_log_size(void);
+/* A load-time count parameter, VFA_LOG_MIN..VFA_LOG_MAX. */
+extern const struct kernel_param_ops vfa_size_ops;
 void vfa_ledger_thread(u64 probe_start);
 /* Why a fork's charge is unknown (charge -1, verdict unknown). */
 enum vfa_miss { VFA_MISS_NONE, VFA_MISS_LOCK, VFA_MISS_WALK };

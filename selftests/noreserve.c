@@ -12,7 +12,9 @@
  * Each way has its test here: the fork row's noreserve_kB must be the
  * mapping's size.  A process that never held any must not be walked
  * (summary noreserve_walks), and the module must forget a process when
- * its address space goes (noreserve_mms).
+ * its address space goes (noreserve_mms).  When more processes hold it
+ * than the set has room for, every fork is walked until they are fewer;
+ * then the set is rebuilt and must know the holders it could not take.
  *
  * The memory is held by "holder" children, so this process itself never
  * holds any.  In mode 2 the kernel ignores MAP_NORESERVE: those tests skip.
@@ -117,9 +119,12 @@ static bool holder_start(struct holder *h)
 		return false;
 	if (!h->pid) {
 		void *m;
+		int fd;
 
-		close(c[1]);
-		close(r[0]);
+		/* Only its own pipes: other holders must see their EOF. */
+		for (fd = 3; fd < 1024; fd++)
+			if (fd != c[0] && fd != r[1])
+				close(fd);
 		m = mmap(NULL, NR_KB * 1024, PROT_NONE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (m == MAP_FAILED ||
@@ -260,6 +265,66 @@ static bool forgotten_at_exit(void)
 	return held == before + 1 && after == before;
 }
 
+#define SMALL_SET	16	/* noreserve_size for the overflow test */
+#define CROWD		40	/* holders that overflow it */
+
+/* noreserve_mms, once the rebuild has run (up to 10 s); -1 if it has not. */
+static long long mms_rebuilt(void)
+{
+	long long mms = -1;
+	int i;
+
+	for (i = 0; i < 100 && mms < 0; i++) {
+		usleep(100000);
+		mms = vfa_summary("noreserve_mms");
+	}
+	return mms;
+}
+
+/*
+ * With a set of SMALL_SET entries: CROWD holders fill it; every fork is
+ * then walked.  A late holder, which the full set could not take, maps
+ * after them.  Once most of the crowd is gone, the set must be rebuilt:
+ * a plain fork is walked no more, and the late holder's fork still shows
+ * its memory, so the rebuild found it.
+ */
+static bool overflow_then_rebuilt(void)
+{
+	struct holder crowd[CROWD], late;
+	long long full, mms, walks;
+	bool ok = false;
+	int n = 0;
+	char p[64];
+
+	snprintf(p, sizeof(p), "noreserve_size=%d", SMALL_SET);
+	if (vfa_reload(p)) {
+		ktap_info("cannot reload the module with %s", p);
+		return false;
+	}
+	while (n < CROWD && holder_start(&crowd[n]))
+		n++;
+	full = vfa_summary("noreserve_mms");
+	walks = vfa_summary("noreserve_walks");
+	fork_and_reap();
+	walks = vfa_summary("noreserve_walks") - walks;
+	ktap_info("%d holders: noreserve_mms %lld; a plain fork: %lld walk(s)",
+		  n, full, walks);
+	if (n < CROWD || full != -1 || walks < 1 || !holder_start(&late))
+		goto out;
+	/* Leave 4 of the crowd: the set is a quarter free or more. */
+	while (n > 4)
+		holder_stop(&crowd[--n]);
+	mms = mms_rebuilt();
+	ktap_info("after %d holders left: noreserve_mms %lld", CROWD - n, mms);
+	ok = mms >= n + 1 && plain_not_walked() &&
+	     fork_shows_noreserve(&late, 'f', "mapped while the set was full");
+	holder_stop(&late);
+out:
+	while (n > 0)
+		holder_stop(&crowd[--n]);
+	return vfa_reload("") == 0 && ok;
+}
+
 int main(void)
 {
 	const char *why = "MAP_NORESERVE is ignored in vm.overcommit_memory=2";
@@ -267,7 +332,7 @@ int main(void)
 
 	vfa_require_module();
 	mode = vm_sysctl("overcommit_memory");
-	ktap_plan(5);
+	ktap_plan(6);
 	/* First, while this process has never made a holder. */
 	ktap_test(plain_not_walked(), "fork_of_a_process_without_noreserve_is_not_walked");
 	if (mode == 2) {
@@ -275,6 +340,7 @@ int main(void)
 		ktap_skip("noreserve_inherited_is_in_the_grandchild_fork_row", why);
 		ktap_skip("noreserve_held_before_load_is_found_by_the_scan", why);
 		ktap_skip("process_leaves_the_noreserve_set_at_exit", why);
+		ktap_skip("noreserve_set_full_walks_every_fork_then_is_rebuilt", why);
 		return ktap_finish();
 	}
 	ktap_test(new_holder_fork_shows('f', "mapped PROT_NONE, then RW"),
@@ -283,5 +349,7 @@ int main(void)
 		  "noreserve_inherited_is_in_the_grandchild_fork_row");
 	ktap_test(forgotten_at_exit(), "process_leaves_the_noreserve_set_at_exit");
 	ktap_test(before_load(), "noreserve_held_before_load_is_found_by_the_scan");
+	ktap_test(overflow_then_rebuilt(),
+		  "noreserve_set_full_walks_every_fork_then_is_rebuilt");
 	return ktap_finish();
 }

@@ -103,14 +103,17 @@ static bool insmod_bad(void)
 		"log_size=0", "log_size=15", "log_size=1048577",
 		"log_size=abc", "limit_kb=abc", "limit_kb=-1",
 		"admin_reserve_kb=12x", "user_reserve_kb=",
+		"track_size=15", "noreserve_size=15", "noreserve_size=1048577",
+		"noreserve_size=-1",
 	};
 	unsigned int i;
 	bool ok = true;
 
 	for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
 		ok &= insmod_refuses(p[i]);
-	return ok && vfa_reload("log_size=16 limit_kb=1000 admin_reserve_kb=0") == 0 &&
+	return ok && vfa_reload("log_size=16 limit_kb=1000 admin_reserve_kb=0 noreserve_size=16") == 0 &&
 	       vfa_param_get("log_size") == 16 &&
+	       vfa_param_get("noreserve_size") == 16 &&
 	       vfa_param_get("limit_kb") == 1000 &&
 	       vfa_param_get("admin_reserve_kb") == 0 && vfa_reload("") == 0;
 }

@@ -154,20 +154,25 @@ bool notrace vfa_noreserve_maybe(const struct mm_struct *mm)
 }
 
 /*
- * The mms in the set, or -1: every fork is walked.  Counted at read time
- * (the whole set, 128 KiB), so that no add or removal shares a counter.
+ * The entries in use, counted over the whole set (128 KiB by default), so
+ * that no add or removal shares a counter.  Read time and the rebuild only.
  */
-long vfa_noreserve_mms(void)
+static unsigned int vfa_nr_count(void)
 {
-	long n = 0;
-	int i;
+	unsigned int i, n = 0;
 
-	/* As in vfa_noreserve_maybe(). */
-	if (smp_load_acquire(&vfa_nr_full) || !smp_load_acquire(&vfa_nr_exact))
-		return -1;
 	for (i = 0; i < 1 << vfa_nr_bits; i++)
 		n += vfa_nr_used(&vfa_nr[i]);
 	return n;
+}
+
+/* The mms in the set, or -1: every fork is walked. */
+long vfa_noreserve_mms(void)
+{
+	/* As in vfa_noreserve_maybe(). */
+	if (smp_load_acquire(&vfa_nr_full) || !smp_load_acquire(&vfa_nr_exact))
+		return -1;
+	return vfa_nr_count();
 }
 
 /* do_mmap(file, addr, len, prot, flags, ...), at its entry */
@@ -286,10 +291,8 @@ void vfa_noreserve_scan(void)
  */
 static void vfa_nr_rebuild(struct work_struct *work)
 {
-	unsigned int i, used = 0, slots = VFA_NR_WAYS << vfa_nr_bits;
+	unsigned int used = vfa_nr_count(), slots = VFA_NR_WAYS << vfa_nr_bits;
 
-	for (i = 0; i < 1 << vfa_nr_bits; i++)
-		used += vfa_nr_used(&vfa_nr[i]);
 	if (used > slots - slots / 4) {
 		queue_delayed_work(system_unbound_wq, &vfa_nr_rebuild_work, HZ);
 		return;

@@ -9,7 +9,10 @@
  * CAP_SYS_ADMIN decision (security modules included).  No tracepoint is
  * there and it is not exported, so an ftrace callback is attached to its
  * entry: far cheaper than a kprobe, which matters because a fork of a
- * process with 30,000 VMAs makes 30,000 requests.
+ * process with 30,000 VMAs makes 30,000 requests.  On x86-64 its entry
+ * calls the callback through a trampoline of ours (an ftrace direct
+ * call), cheaper still than ftrace's own; if a BPF fentry program holds
+ * the function's one direct call, ftrace's trampoline it is.
  *
  * A fork's requests are told apart by a second ftrace callback, on
  * kernel_clone(), once per fork: from there until the task returns to user
@@ -509,21 +512,23 @@ static noinline void notrace vfa_commit_plain(unsigned long ip,
 }
 
 /*
- * __vm_enough_memory(mm, pages, cap_sys_admin), at its entry.  A fork
- * makes one request per accounted VMA, so this is the module's only work
- * that grows with the parent's size: kept to a few loads and two stores.
+ * Per CPU, the slot of the fork whose request it saw last: a fork's later
+ * requests find their slot with one load, not a hash probe.  Only a hint:
+ * the slot is the caller's only if its owner is (a task owns one slot at
+ * most, and only it writes what the fast path reads there).
  */
-static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
-				     struct ftrace_ops *op,
-				     struct ftrace_regs *fregs)
+static DEFINE_PER_CPU(struct vfa_forking *, vfa_forking_hint);
+
+/* A request that is not a fork's later one (see vfa_commit_request()). */
+static noinline void notrace vfa_commit_slow(unsigned long ip,
+					     unsigned long parent_ip,
+					     struct mm_struct *mm, long pages,
+					     bool admin)
 {
-	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
-	long pages = vfa_ftrace_arg(fregs, 1);
-	bool admin = vfa_ftrace_arg(fregs, 2);
 	struct vfa_forking *f;
 	int slot;
 
-	if (pages <= 0 || (current->flags & VFA_NOT_USER))
+	if (current->flags & VFA_NOT_USER)
 		return;
 	slot = vfa_forking_find();
 	if (slot < 0)
@@ -532,15 +537,51 @@ static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
 	if (f->vm || f->done)
 		goto plain;
 	/* One VMA of a fork: judged with the whole fork. */
-	if (unlikely(!f->tried)) {
+	this_cpu_write(vfa_forking_hint, f);
+	if (!f->tried) {
 		vfa_forking_first(f, mm, pages, admin);
 		return;
 	}
 	f->tried += pages;
-	f->admin = admin;
 	return;
 plain:
 	vfa_commit_plain(ip, parent_ip, mm, pages, admin);
+}
+
+/*
+ * __vm_enough_memory(mm, pages, cap_sys_admin), at its entry.  A fork
+ * makes one request per accounted VMA, so this is the module's only work
+ * that grows with the parent's size: a fork's later requests (its slot
+ * is this CPU's hint, already counting) are a few loads and two stores.
+ */
+static __always_inline void vfa_commit_request(unsigned long ip,
+					       unsigned long parent_ip,
+					       struct mm_struct *mm,
+					       long pages, bool admin)
+{
+	struct vfa_forking *f = this_cpu_read(vfa_forking_hint);
+
+	/*
+	 * tried > 0: neither a CLONE_VM clone's slot nor a fresh one.  A
+	 * fork's requests come from dup_mmap(), one per VMA (pages > 0),
+	 * and the kernel's CAP_SYS_ADMIN decision, taken from the task's
+	 * credentials, is the same for each: kept from the first.
+	 */
+	if (likely(f && READ_ONCE(f->task) == current && f->tried > 0 &&
+		   !f->done)) {
+		f->tried += pages;
+		return;
+	}
+	if (pages > 0)
+		vfa_commit_slow(ip, parent_ip, mm, pages, admin);
+}
+
+static void notrace vfa_commit_entry(unsigned long ip, unsigned long parent_ip,
+				     struct ftrace_ops *op,
+				     struct ftrace_regs *fregs)
+{
+	vfa_commit_request(ip, parent_ip, (void *)vfa_ftrace_arg(fregs, 0),
+			   vfa_ftrace_arg(fregs, 1), vfa_ftrace_arg(fregs, 2));
 }
 
 /*
@@ -555,6 +596,27 @@ plain:
 static struct ftrace_ops vfa_commit_ops = {
 	.func = vfa_commit_entry,
 };
+
+#ifdef VFA_DIRECT
+/*
+ * Where the kernel has ftrace direct calls (x86-64), the function's entry
+ * calls vfa_commit_tramp instead, as it calls a BPF trampoline: it saves
+ * the three argument registers and calls this, with none of ftrace's
+ * trampoline around it (the register file saved and restored, the ops
+ * looked up), which cost more than the callback itself.  Preemptible, as
+ * the callback above.
+ */
+static void __used notrace vfa_commit_direct(struct mm_struct *mm, long pages,
+					     int cap_sys_admin)
+{
+	vfa_commit_request(_THIS_IP_, _RET_IP_, mm, pages, cap_sys_admin);
+}
+
+VFA_DIRECT_TRAMPOLINE(vfa_commit_tramp, vfa_commit_direct);
+
+static struct ftrace_ops vfa_commit_direct_ops;
+static bool vfa_commit_is_direct;
+#endif
 
 /* The same, alone on kernel_clone(): its sum is preemptible too. */
 static struct ftrace_ops vfa_clone_ops = {
@@ -640,6 +702,46 @@ void vfa_unhook(struct ftrace_ops *ops)
 	ftrace_free_filter(ops);
 }
 
+/*
+ * The commit callback: called directly where the kernel can, else through
+ * ftrace's trampoline.  The direct call fails if another one is there
+ * already (a BPF fentry program on __vm_enough_memory()).
+ */
+static int vfa_commit_hook(void)
+{
+#ifdef VFA_DIRECT
+	static const char fn[] = "__vm_enough_memory";
+	int ret;
+
+	ret = ftrace_set_filter(&vfa_commit_direct_ops, (unsigned char *)fn,
+				strlen(fn), 0);
+	if (!ret)
+		ret = vfa_register_direct(&vfa_commit_direct_ops,
+					  (unsigned long)vfa_commit_tramp);
+	if (!ret) {
+		vfa_commit_is_direct = true;
+		return 0;
+	}
+	ftrace_free_filter(&vfa_commit_direct_ops);
+	pr_info("no direct call to the commit callback (%d): through ftrace's trampoline\n",
+		ret);
+#endif
+	return vfa_hook(&vfa_commit_ops, "__vm_enough_memory");
+}
+
+static void vfa_commit_unhook(void)
+{
+#ifdef VFA_DIRECT
+	if (vfa_commit_is_direct) {
+		vfa_unregister_direct(&vfa_commit_direct_ops,
+				      (unsigned long)vfa_commit_tramp);
+		vfa_commit_is_direct = false;
+		return;
+	}
+#endif
+	vfa_unhook(&vfa_commit_ops);
+}
+
 int vfa_commit_init(void)
 {
 	int cpu, ret;
@@ -651,7 +753,7 @@ int vfa_commit_init(void)
 	ret = vfa_hook(&vfa_clone_ops, "kernel_clone");
 	if (ret)
 		return ret;
-	ret = vfa_hook(&vfa_commit_ops, "__vm_enough_memory");
+	ret = vfa_commit_hook();
 	if (ret) {
 		vfa_unhook(&vfa_clone_ops);
 		vfa_forking_drain();
@@ -661,7 +763,7 @@ int vfa_commit_init(void)
 
 void vfa_commit_exit(void)
 {
-	vfa_unhook(&vfa_commit_ops);
+	vfa_commit_unhook();
 	vfa_unhook(&vfa_clone_ops);
 	vfa_forking_drain();
 }

@@ -91,4 +91,68 @@ static inline u64 vfa_task_cgroup_id(struct task_struct *p)
 #endif
 }
 
+/*
+ * x86-64 kernels with ftrace direct calls: a function's entry can call a
+ * trampoline of the module's own, as it calls a BPF trampoline, instead
+ * of ftrace's (commit.c).  6.5 renamed 6.1's ops-based API from
+ * register_ftrace_direct_multi() and gave the unregister a free_filters
+ * argument.  VFA_DIRECT_TRAMPOLINE(name, fn) defines name(): it keeps the
+ * traced function's three argument registers across fn(them) and returns
+ * into the traced function (endbr, call-depth accounting and return
+ * thunk as the kernel's own samples/ftrace have them).
+ */
+#if defined(CONFIG_X86_64) && defined(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)
+#define VFA_DIRECT 1
+#include <asm/ibt.h>
+#include <asm/linkage.h>
+#include <asm/nospec-branch.h>
+
+#ifndef CALL_DEPTH_ACCOUNT
+#define CALL_DEPTH_ACCOUNT ""
+#endif
+
+#define VFA_DIRECT_TRAMPOLINE(name, fn)				\
+	asm(".pushsection .text, \"ax\", @progbits\n"		\
+	    ".type " #name ", @function\n"				\
+	    ".globl " #name "\n"					\
+	    #name ":\n"						\
+	    ASM_ENDBR						\
+	    "pushq %rbp\n"						\
+	    "movq %rsp, %rbp\n"					\
+	    CALL_DEPTH_ACCOUNT					\
+	    "pushq %rdi\n"						\
+	    "pushq %rsi\n"						\
+	    "pushq %rdx\n"						\
+	    "call " #fn "\n"					\
+	    "popq %rdx\n"						\
+	    "popq %rsi\n"						\
+	    "popq %rdi\n"						\
+	    "leave\n"						\
+	    ASM_RET						\
+	    ".size " #name ", .-" #name "\n"			\
+	    ".popsection\n")
+
+static inline int vfa_register_direct(struct ftrace_ops *ops,
+				      unsigned long addr)
+{
+#ifdef VFA_DIRECT_MULTI
+	return register_ftrace_direct_multi(ops, addr);
+#else
+	return register_ftrace_direct(ops, addr);
+#endif
+}
+
+/* Also frees @ops's filter. */
+static inline void vfa_unregister_direct(struct ftrace_ops *ops,
+					 unsigned long addr)
+{
+#ifdef VFA_DIRECT_MULTI
+	unregister_ftrace_direct_multi(ops, addr);
+	ftrace_free_filter(ops);
+#else
+	unregister_ftrace_direct(ops, addr, true);
+#endif
+}
+#endif
+
 #endif /* VFORKACCT_COMPAT_H */

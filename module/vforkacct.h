@@ -193,6 +193,8 @@ struct vfa_fork_result {
 struct ftrace_ops;
 int vfa_hook(struct ftrace_ops *ops, const char *func);
 void vfa_unhook(struct ftrace_ops *ops);
+/* commit.c's direct-call trampoline, in asm (compat.h) */
+void vfa_commit_tramp(void);
 struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
 				     u64 now);
 long vfa_committed_pages(void);

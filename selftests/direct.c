@@ -7,11 +7,11 @@
  * VMA of every fork, calls the module's own trampoline (an ftrace direct
  * call, the way BPF fentry programs are called) rather than ftrace's:
  * tracefs's enabled_functions must show it.  A function takes one direct
- * call at most, so if a BPF fentry program holds it when the module
- * loads, the module must fall back to ftrace's trampoline, say so in the
- * kernel log, and still log each fork's charge to the page, while the
- * BPF program keeps seeing the requests.  That program is a bpftrace
- * kfunc probe attached before the module is loaded again.  Once it is
+ * call at most: while the module holds it, a BPF fentry program cannot
+ * attach there; if one holds it when the module loads, the module must
+ * fall back to ftrace's trampoline, say so in the kernel log, and still
+ * log each fork's charge to the page, while the BPF program keeps seeing
+ * the requests.  That program is a bpftrace kfunc probe.  Once it is
  * gone, the next load calls the trampoline directly again.
  *
  * x86-64 only (elsewhere the module always uses ftrace's trampoline);
@@ -88,11 +88,19 @@ static void func_entry(char *buf, size_t len)
 
 static bool calls_tramp_directly(void)
 {
-	char e[1024];
+	char e[1024], *line, *save = NULL;
+	bool direct;
 
 	func_entry(e, sizeof(e));
-	ktap_info("enabled_functions: %s", e[0] ? e : "(no " FUNC ")");
-	return strstr(e, "direct-->" TRAMP) != NULL;
+	direct = strstr(e, "direct-->" TRAMP) != NULL;
+	if (!e[0])
+		ktap_info("enabled_functions: no " FUNC);
+	else
+		ktap_info("enabled_functions:");
+	for (line = strtok_r(e, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		ktap_info("  %s", line);
+	return direct;
 }
 
 /* How many lines of the kernel log say the module fell back. */
@@ -159,6 +167,17 @@ static pid_t start_bpftrace(const char *out)
 	_exit(127);
 }
 
+/* bpftrace's output, one KTAP comment line per line. */
+static void print_output(const char *out)
+{
+	char *s = read_file(out), *line, *save = NULL;
+
+	for (line = s ? strtok_r(s, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		ktap_info("  %s", line);
+	free(s);
+}
+
 static bool wait_ready(pid_t bt, const char *out)
 {
 	struct timespec ts = { 0, 200 * 1000 * 1000 };
@@ -174,9 +193,9 @@ static bool wait_ready(pid_t bt, const char *out)
 			return true;
 		}
 		if (waitpid(bt, NULL, WNOHANG) == bt) {
-			ktap_info("bpftrace exited before it was ready: %s",
-				  s ? s : "");
 			free(s);
+			ktap_info("bpftrace exited before it was ready:");
+			print_output(out);
 			return false;
 		}
 		free(s);
@@ -204,6 +223,15 @@ static void stop_bpftrace(pid_t bt)
 	}
 }
 
+static bool output_has(const char *out, const char *what)
+{
+	char *s = read_file(out);
+	bool has = s && strstr(s, what);
+
+	free(s);
+	return has;
+}
+
 /* The count bpftrace printed at exit, or -1. */
 static long bpftrace_requests(const char *out)
 {
@@ -220,7 +248,7 @@ static long bpftrace_requests(const char *out)
 int main(void)
 {
 	char out[] = "/tmp/vfa-direct.XXXXXX";
-	bool ready, loaded, fell_back;
+	bool ready, loaded, fell_back, refused;
 	int before, fd;
 	long seen;
 	pid_t bt;
@@ -243,7 +271,7 @@ int main(void)
 		printf("TAP version 13\n1..0 # SKIP bpftrace is not installed\n");
 		return 4;
 	}
-	ktap_plan(6);
+	ktap_plan(7);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!map_private(MAP_MB, true)) {
 		ktap_info("cannot map %d MiB", MAP_MB);
@@ -253,12 +281,21 @@ int main(void)
 	ktap_test(calls_tramp_directly() && fork_charge_exact(),
 		  "commit_callback_is_a_direct_call_and_charges_exactly");
 
-	/* A BPF fentry program takes the function's direct call first. */
-	if (system("rmmod vforkacct"))
-		ktap_info("rmmod failed");
+	/* While the module holds the direct call, fentry cannot have it. */
 	fd = mkstemp(out);
 	if (fd >= 0)
 		close(fd);
+	bt = start_bpftrace(out);
+	ready = bt > 0 && wait_ready(bt, out);
+	if (ready)
+		stop_bpftrace(bt);
+	refused = bt > 0 && !ready && output_has(out, "Error attaching probe");
+	ktap_test(refused,
+		  "bpf_fentry_cannot_attach_while_the_module_holds_the_call");
+
+	/* A BPF fentry program takes the function's direct call first. */
+	if (system("rmmod vforkacct"))
+		ktap_info("rmmod failed");
 	bt = start_bpftrace(out);
 	ready = bt > 0 && wait_ready(bt, out);
 	ktap_test(ready, "bpf_fentry_attached_with_the_module_unloaded");
@@ -267,6 +304,9 @@ int main(void)
 	loaded = vfa_reload("") == 0;
 	fell_back = loaded && fallback_lines() == before + 1 &&
 		    !calls_tramp_directly();
+	fflush(stdout);
+	if (system("dmesg | grep '" FALLBACK_MSG "' | tail -1 | sed 's/^/# /'"))
+		ktap_info("cannot read the kernel log");
 	ktap_test(ready && fell_back,
 		  "module_loads_beside_bpf_fentry_and_says_it_falls_back");
 	ktap_test(ready && loaded && fork_charge_exact(),

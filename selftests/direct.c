@@ -18,12 +18,9 @@
  * skipped if bpftrace, tracefs or the kernel's BTF (for kfunc) is missing.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,35 +144,11 @@ static bool fork_charge_exact(void)
 
 static pid_t start_bpftrace(const char *out)
 {
-	pid_t pid;
-	int fd;
+	char *argv[] = { "bpftrace", "-e",
+			 "BEGIN { printf(\"fentry ready\\n\"); } kfunc:" FUNC
+			 " { @requests = count(); }", NULL };
 
-	fflush(stdout);
-	pid = fork();
-	if (pid)
-		return pid;
-	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		_exit(127);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	execlp("bpftrace", "bpftrace", "-e",
-	       "BEGIN { printf(\"fentry ready\\n\"); } kfunc:" FUNC
-	       " { @requests = count(); }", (char *)NULL);
-	_exit(127);
-}
-
-/* bpftrace's output, one KTAP comment line per line. */
-static void print_output(const char *out)
-{
-	char *s = read_file(out), *line, *save = NULL;
-
-	for (line = s ? strtok_r(s, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save))
-		ktap_info("  %s", line);
-	free(s);
+	return bpftrace_start(out, argv);
 }
 
 static bool wait_ready(pid_t bt, const char *out)
@@ -195,7 +168,7 @@ static bool wait_ready(pid_t bt, const char *out)
 		if (waitpid(bt, NULL, WNOHANG) == bt) {
 			free(s);
 			ktap_info("bpftrace exited before it was ready:");
-			print_output(out);
+			print_file(out, 30);
 			return false;
 		}
 		free(s);
@@ -203,24 +176,6 @@ static bool wait_ready(pid_t bt, const char *out)
 	}
 	ktap_info("bpftrace not ready after %d s", READY_S);
 	return false;
-}
-
-/* SIGINT (it prints @requests), then wait; SIGKILL if it hangs. */
-static void stop_bpftrace(pid_t bt)
-{
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	time_t start = time(NULL);
-
-	kill(bt, SIGINT);
-	while (waitpid(bt, NULL, WNOHANG) != bt) {
-		if (time(NULL) - start > STOP_S) {
-			ktap_info("bpftrace did not stop, killing it");
-			kill(bt, SIGKILL);
-			waitpid(bt, NULL, 0);
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
 }
 
 static bool output_has(const char *out, const char *what)
@@ -267,7 +222,7 @@ int main(void)
 		printf("TAP version 13\n1..0 # SKIP no /sys/kernel/btf/vmlinux (bpftrace kfunc needs it)\n");
 		return 4;
 	}
-	if (system("command -v bpftrace >/dev/null")) {
+	if (!find_in_path("bpftrace")) {
 		printf("TAP version 13\n1..0 # SKIP bpftrace is not installed\n");
 		return 4;
 	}
@@ -288,7 +243,7 @@ int main(void)
 	bt = start_bpftrace(out);
 	ready = bt > 0 && wait_ready(bt, out);
 	if (ready)
-		stop_bpftrace(bt);
+		bpftrace_stop(bt, STOP_S);
 	refused = bt > 0 && !ready && output_has(out, "Error attaching probe");
 	ktap_test(refused,
 		  "bpf_fentry_cannot_attach_while_the_module_holds_the_call");
@@ -314,7 +269,7 @@ int main(void)
 
 	seen = -1;
 	if (bt > 0) {
-		stop_bpftrace(bt);
+		bpftrace_stop(bt, STOP_S);
 		seen = bpftrace_requests(out);
 		ktap_info("bpftrace counted %ld requests", seen);
 	}

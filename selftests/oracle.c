@@ -30,13 +30,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -263,21 +261,6 @@ struct bt_fork {
 	char mode2[16], kernel[16];
 };
 
-static bool find_in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-	const char *p, *e;
-
-	for (p = path ? path : "/usr/bin:/bin"; *p; p = *e ? e + 1 : e) {
-		e = strchrnul(p, ':');
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(e - p), p, prog);
-		if (!access(buf, X_OK))
-			return true;
-	}
-	return false;
-}
-
 /* The checkout's top: this program is .build/selftests/oracle in it. */
 static void top_dir(char *buf, size_t len)
 {
@@ -302,38 +285,11 @@ static pid_t start_bpftrace(const char *script, long long limit_kb,
 			    const char *out)
 {
 	char limit[32];
-	pid_t pid;
-	int fd;
+	char *argv[] = { "bpftrace", "-B", "none", (char *)script, limit,
+			 NULL };
 
 	snprintf(limit, sizeof(limit), "%lld", limit_kb);
-	fflush(stdout);
-	pid = fork();
-	if (pid)
-		return pid;
-	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		_exit(127);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	/* Do not outlive this test, however it ends. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	execlp("bpftrace", "bpftrace", "-B", "none", script, limit,
-	       (char *)NULL);
-	_exit(127);
-}
-
-static void print_file(const char *path, int max_lines)
-{
-	char *s = read_file(path), *line, *save = NULL;
-	int n = 0;
-
-	if (!s)
-		return;
-	for (line = strtok_r(s, "\n", &save); line && n < max_lines;
-	     line = strtok_r(NULL, "\n", &save), n++)
-		ktap_info("  %s", line);
-	free(s);
+	return bpftrace_start(out, argv);
 }
 
 /* Waits for the ready line; false if bpftrace died or took too long. */
@@ -363,24 +319,6 @@ static bool wait_ready(pid_t bt, const char *out)
 	ktap_info("bpftrace not ready after %d s:", READY_S);
 	print_file(out, 30);
 	return false;
-}
-
-/* SIGINT, then wait (it prints its totals line); SIGKILL if it hangs. */
-static void stop_bpftrace(pid_t bt)
-{
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	time_t start = time(NULL);
-
-	kill(bt, SIGINT);
-	while (waitpid(bt, NULL, WNOHANG) != bt) {
-		if (time(NULL) - start > STOP_S) {
-			ktap_info("bpftrace did not stop, killing it");
-			kill(bt, SIGKILL);
-			waitpid(bt, NULL, 0);
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
 }
 
 static long num_or_dash(const char *s)
@@ -834,12 +772,12 @@ int main(void)
 		if (captured)
 			tracefs_write("events/vforkacct/vforkacct_fork/enable",
 				      "0");
-		stop_bpftrace(bt);
+		bpftrace_stop(bt, STOP_S);
 		b = parse_bpftrace(out, &nb, &bad);
 		if (captured)
 			ev = capture_read(&ne, &lost);
 	} else if (bt > 0) {
-		stop_bpftrace(bt);
+		bpftrace_stop(bt, STOP_S);
 	}
 	rows = vfa_forks(&nr);
 	if (!rows) {

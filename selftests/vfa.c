@@ -5,12 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vfa.h"
@@ -461,4 +465,71 @@ const char *tiny_true(void)
 		exit(1);
 	}
 	return path;
+}
+
+bool find_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+	const char *p, *e;
+
+	for (p = path ? path : "/usr/bin:/bin"; *p; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ':');
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(e - p), p, prog);
+		if (!access(buf, X_OK))
+			return true;
+	}
+	return false;
+}
+
+void print_file(const char *path, int max_lines)
+{
+	char *s = read_file(path), *line, *save = NULL;
+	int n = 0;
+
+	if (!s)
+		return;
+	for (line = strtok_r(s, "\n", &save); line && n < max_lines;
+	     line = strtok_r(NULL, "\n", &save), n++)
+		printf("#   %s\n", line);
+	fflush(stdout);
+	free(s);
+}
+
+pid_t bpftrace_start(const char *out, char *const argv[])
+{
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		_exit(127);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	close(fd);
+	/* Do not outlive this test, however it ends. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	execvp("bpftrace", argv);
+	_exit(127);
+}
+
+void bpftrace_stop(pid_t bt, int stop_s)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	time_t start = time(NULL);
+
+	kill(bt, SIGINT);
+	while (waitpid(bt, NULL, WNOHANG) != bt) {
+		if (time(NULL) - start > stop_s) {
+			printf("# bpftrace did not stop, killing it\n");
+			kill(bt, SIGKILL);
+			waitpid(bt, NULL, 0);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
 }

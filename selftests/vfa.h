@@ -100,4 +100,20 @@ long long smaps_fork_charge_kb(void);
  */
 const char *tiny_true(void);
 
+/* Whether @prog is an executable in $PATH. */
+bool find_in_path(const char *prog);
+
+/* Up to @max_lines lines of @path, as KTAP comments. */
+void print_file(const char *path, int max_lines);
+
+/*
+ * Runs bpftrace with @argv (argv[0] "bpftrace", NULL-terminated), its
+ * stdout and stderr to the file @out; it dies with this test.  Its pid,
+ * or -1.
+ */
+pid_t bpftrace_start(const char *out, char *const argv[]);
+
+/* SIGINT (bpftrace prints its maps), then wait; SIGKILL after @stop_s. */
+void bpftrace_stop(pid_t bt, int stop_s);
+
 #endif

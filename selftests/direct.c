@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ktap.h"
@@ -153,29 +152,8 @@ static pid_t start_bpftrace(const char *out)
 
 static bool wait_ready(pid_t bt, const char *out)
 {
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-	time_t start = time(NULL);
-	char *s;
-
-	while (time(NULL) - start < READY_S) {
-		s = read_file(out);
-		if (s && strstr(s, "fentry ready\n")) {
-			free(s);
-			ktap_info("bpftrace kfunc:%s attached after %ld s",
-				  FUNC, (long)(time(NULL) - start));
-			return true;
-		}
-		if (waitpid(bt, NULL, WNOHANG) == bt) {
-			free(s);
-			ktap_info("bpftrace exited before it was ready:");
-			print_file(out, 30);
-			return false;
-		}
-		free(s);
-		nanosleep(&ts, NULL);
-	}
-	ktap_info("bpftrace not ready after %d s", READY_S);
-	return false;
+	return bpftrace_wait_ready(bt, out, "fentry ready\n",
+				   "bpftrace kfunc:" FUNC, READY_S);
 }
 
 static bool output_has(const char *out, const char *what)

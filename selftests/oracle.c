@@ -36,7 +36,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ktap.h"
@@ -292,33 +291,11 @@ static pid_t start_bpftrace(const char *script, long long limit_kb,
 	return bpftrace_start(out, argv);
 }
 
-/* Waits for the ready line; false if bpftrace died or took too long. */
+/* forkcharge.bt's BEGIN line, its settings, ends " ready". */
 static bool wait_ready(pid_t bt, const char *out)
 {
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-	time_t start = time(NULL);
-	bool ready = false;
-	char *s;
-
-	while (time(NULL) - start < READY_S) {
-		s = read_file(out);
-		ready = s && strstr(s, "# forkcharge:") && strstr(s, " ready\n");
-		free(s);
-		if (ready) {
-			ktap_info("forkcharge.bt attached after %ld s",
-				  (long)(time(NULL) - start));
-			return true;
-		}
-		if (waitpid(bt, NULL, WNOHANG) == bt) {
-			ktap_info("bpftrace exited before it was ready:");
-			print_file(out, 30);
-			return false;
-		}
-		nanosleep(&ts, NULL);
-	}
-	ktap_info("bpftrace not ready after %d s:", READY_S);
-	print_file(out, 30);
-	return false;
+	return bpftrace_wait_ready(bt, out, " ready\n", "forkcharge.bt",
+				   READY_S);
 }
 
 static long num_or_dash(const char *s)

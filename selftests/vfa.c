@@ -517,6 +517,35 @@ pid_t bpftrace_start(const char *out, char *const argv[])
 	_exit(127);
 }
 
+bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
+			 const char *what, int ready_s)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	time_t start = time(NULL);
+	bool found;
+	char *s;
+
+	while (time(NULL) - start < ready_s) {
+		s = read_file(out);
+		found = s && strstr(s, ready);
+		free(s);
+		if (found) {
+			printf("# %s attached after %ld s\n", what,
+			       (long)(time(NULL) - start));
+			return true;
+		}
+		if (waitpid(bt, NULL, WNOHANG) == bt) {
+			printf("# bpftrace exited before it was ready:\n");
+			print_file(out, 30);
+			return false;
+		}
+		nanosleep(&ts, NULL);
+	}
+	printf("# bpftrace not ready after %d s:\n", ready_s);
+	print_file(out, 30);
+	return false;
+}
+
 void bpftrace_stop(pid_t bt, int stop_s)
 {
 	struct timespec ts = { 0, 100 * 1000 * 1000 };

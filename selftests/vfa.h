@@ -113,6 +113,15 @@ void print_file(const char *path, int max_lines);
  */
 pid_t bpftrace_start(const char *out, char *const argv[]);
 
+/*
+ * Waits up to @ready_s seconds for @ready (the end of the program's ready
+ * line) in @out, the output of bpftrace @bt, which @what names in the
+ * KTAP comments; false if bpftrace died first (its output is printed) or
+ * took too long.
+ */
+bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
+			 const char *what, int ready_s);
+
 /* SIGINT (bpftrace prints its maps), then wait; SIGKILL after @stop_s. */
 void bpftrace_stop(pid_t bt, int stop_s);
 

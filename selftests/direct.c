@@ -31,7 +31,6 @@
 #define TRAMP		"vfa_commit_tramp"
 #define FALLBACK_MSG	"no direct call to the commit callback"
 #define READY_S		150	/* bpftrace takes 5-30 s to attach under TCG */
-#define STOP_S		60
 #define MAP_MB		64
 
 static const char *tracefs;
@@ -221,7 +220,7 @@ int main(void)
 	bt = start_bpftrace(out);
 	ready = bt > 0 && wait_ready(bt, out);
 	if (ready)
-		bpftrace_stop(bt, STOP_S);
+		bpftrace_stop(bt, BPFTRACE_STOP_S);
 	refused = bt > 0 && !ready && output_has(out, "Error attaching probe");
 	ktap_test(refused,
 		  "bpf_fentry_cannot_attach_while_the_module_holds_the_call");
@@ -247,7 +246,7 @@ int main(void)
 
 	seen = -1;
 	if (bt > 0) {
-		bpftrace_stop(bt, STOP_S);
+		bpftrace_stop(bt, BPFTRACE_STOP_S);
 		seen = bpftrace_requests(out);
 		ktap_info("bpftrace counted %ld requests", seen);
 	}

@@ -43,7 +43,6 @@
 
 #define SCRIPT		"scripts/bpftrace/forkcharge.bt"
 #define READY_S		150	/* bpftrace takes 5-30 s to attach under TCG */
-#define STOP_S		60
 /* Verdicts are compared only this far (kB) from the boundary. */
 #define MARGIN_KB	(16 * 1024)
 
@@ -749,12 +748,12 @@ int main(void)
 		if (captured)
 			tracefs_write("events/vforkacct/vforkacct_fork/enable",
 				      "0");
-		bpftrace_stop(bt, STOP_S);
+		bpftrace_stop(bt, BPFTRACE_STOP_S);
 		b = parse_bpftrace(out, &nb, &bad);
 		if (captured)
 			ev = capture_read(&ne, &lost);
 	} else if (bt > 0) {
-		bpftrace_stop(bt, STOP_S);
+		bpftrace_stop(bt, BPFTRACE_STOP_S);
 	}
 	rows = vfa_forks(&nr);
 	if (!rows) {

@@ -554,11 +554,14 @@ void bpftrace_stop(pid_t bt, int stop_s)
 	kill(bt, SIGINT);
 	while (waitpid(bt, NULL, WNOHANG) != bt) {
 		if (time(NULL) - start > stop_s) {
-			printf("# bpftrace did not stop, killing it\n");
+			printf("# bpftrace did not stop in %d s, killing it\n",
+			       stop_s);
 			kill(bt, SIGKILL);
 			waitpid(bt, NULL, 0);
 			return;
 		}
 		nanosleep(&ts, NULL);
 	}
+	printf("# bpftrace stopped %ld s after SIGINT\n",
+	       (long)(time(NULL) - start));
 }

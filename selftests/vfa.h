@@ -122,7 +122,18 @@ pid_t bpftrace_start(const char *out, char *const argv[]);
 bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
 			 const char *what, int ready_s);
 
-/* SIGINT (bpftrace prints its maps), then wait; SIGKILL after @stop_s. */
+/*
+ * How long bpftrace may take to exit after SIGINT.  Detaching a kfunc
+ * program waits for RCU-tasks grace periods; on 6.12-rt under TCG on a
+ * busy host that took over 60 s once (a fresh-clone make check beside
+ * another guest), against a few seconds when the host is idle.
+ */
+#define BPFTRACE_STOP_S	240
+
+/*
+ * SIGINT (bpftrace prints its maps), then wait, saying how long it took;
+ * SIGKILL after @stop_s.
+ */
 void bpftrace_stop(pid_t bt, int stop_s);
 
 #endif

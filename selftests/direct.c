@@ -30,7 +30,6 @@
 #define FUNC		"__vm_enough_memory"
 #define TRAMP		"vfa_commit_tramp"
 #define FALLBACK_MSG	"no direct call to the commit callback"
-#define READY_S		150	/* bpftrace takes 5-30 s to attach under TCG */
 #define MAP_MB		64
 
 static const char *tracefs;
@@ -152,7 +151,7 @@ static pid_t start_bpftrace(const char *out)
 static bool wait_ready(pid_t bt, const char *out)
 {
 	return bpftrace_wait_ready(bt, out, "fentry ready\n",
-				   "bpftrace kfunc:" FUNC, READY_S);
+				   "bpftrace kfunc:" FUNC);
 }
 
 static bool output_has(const char *out, const char *what)
@@ -220,7 +219,7 @@ int main(void)
 	bt = start_bpftrace(out);
 	ready = bt > 0 && wait_ready(bt, out);
 	if (ready)
-		bpftrace_stop(bt, BPFTRACE_STOP_S);
+		bpftrace_stop(bt);
 	refused = bt > 0 && !ready && output_has(out, "Error attaching probe");
 	ktap_test(refused,
 		  "bpf_fentry_cannot_attach_while_the_module_holds_the_call");
@@ -246,7 +245,7 @@ int main(void)
 
 	seen = -1;
 	if (bt > 0) {
-		bpftrace_stop(bt, BPFTRACE_STOP_S);
+		bpftrace_stop(bt);
 		seen = bpftrace_requests(out);
 		ktap_info("bpftrace counted %ld requests", seen);
 	}

@@ -42,7 +42,6 @@
 #include "vfa.h"
 
 #define SCRIPT		"scripts/bpftrace/forkcharge.bt"
-#define READY_S		150	/* bpftrace takes 5-30 s to attach under TCG */
 /* Verdicts are compared only this far (kB) from the boundary. */
 #define MARGIN_KB	(16 * 1024)
 
@@ -293,8 +292,7 @@ static pid_t start_bpftrace(const char *script, long long limit_kb,
 /* forkcharge.bt's BEGIN line, its settings, ends " ready". */
 static bool wait_ready(pid_t bt, const char *out)
 {
-	return bpftrace_wait_ready(bt, out, " ready\n", "forkcharge.bt",
-				   READY_S);
+	return bpftrace_wait_ready(bt, out, " ready\n", "forkcharge.bt");
 }
 
 static long num_or_dash(const char *s)
@@ -748,12 +746,12 @@ int main(void)
 		if (captured)
 			tracefs_write("events/vforkacct/vforkacct_fork/enable",
 				      "0");
-		bpftrace_stop(bt, BPFTRACE_STOP_S);
+		bpftrace_stop(bt);
 		b = parse_bpftrace(out, &nb, &bad);
 		if (captured)
 			ev = capture_read(&ne, &lost);
 	} else if (bt > 0) {
-		bpftrace_stop(bt, BPFTRACE_STOP_S);
+		bpftrace_stop(bt);
 	}
 	rows = vfa_forks(&nr);
 	if (!rows) {

@@ -518,14 +518,14 @@ pid_t bpftrace_start(const char *out, char *const argv[])
 }
 
 bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
-			 const char *what, int ready_s)
+			 const char *what)
 {
 	struct timespec ts = { 0, 200 * 1000 * 1000 };
 	time_t start = time(NULL);
 	bool found;
 	char *s;
 
-	while (time(NULL) - start < ready_s) {
+	while (time(NULL) - start < BPFTRACE_READY_S) {
 		s = read_file(out);
 		found = s && strstr(s, ready);
 		free(s);
@@ -541,21 +541,21 @@ bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
 		}
 		nanosleep(&ts, NULL);
 	}
-	printf("# bpftrace not ready after %d s:\n", ready_s);
+	printf("# bpftrace not ready after %d s:\n", BPFTRACE_READY_S);
 	print_file(out, 30);
 	return false;
 }
 
-void bpftrace_stop(pid_t bt, int stop_s)
+void bpftrace_stop(pid_t bt)
 {
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 	time_t start = time(NULL);
 
 	kill(bt, SIGINT);
 	while (waitpid(bt, NULL, WNOHANG) != bt) {
-		if (time(NULL) - start > stop_s) {
+		if (time(NULL) - start > BPFTRACE_STOP_S) {
 			printf("# bpftrace did not stop in %d s, killing it\n",
-			       stop_s);
+			       BPFTRACE_STOP_S);
 			kill(bt, SIGKILL);
 			waitpid(bt, NULL, 0);
 			return;

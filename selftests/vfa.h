@@ -113,27 +113,29 @@ void print_file(const char *path, int max_lines);
  */
 pid_t bpftrace_start(const char *out, char *const argv[]);
 
+/* bpftrace takes 5-30 s to attach under TCG. */
+#define BPFTRACE_READY_S	150
 /*
- * Waits up to @ready_s seconds for @ready (the end of the program's ready
+ * How long bpftrace may take to exit after SIGINT: 0-4 s on an idle host,
+ * but over 60 s once on 6.12-rt under TCG beside another guest (most
+ * likely detaching its kfunc program, which waits for RCU-tasks grace
+ * periods).
+ */
+#define BPFTRACE_STOP_S		240
+
+/*
+ * Waits up to BPFTRACE_READY_S for @ready (the end of the program's ready
  * line) in @out, the output of bpftrace @bt, which @what names in the
  * KTAP comments; false if bpftrace died first (its output is printed) or
  * took too long.
  */
 bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
-			 const char *what, int ready_s);
-
-/*
- * How long bpftrace may take to exit after SIGINT.  Detaching a kfunc
- * program waits for RCU-tasks grace periods; on 6.12-rt under TCG on a
- * busy host that took over 60 s once (a fresh-clone make check beside
- * another guest), against a few seconds when the host is idle.
- */
-#define BPFTRACE_STOP_S	240
+			 const char *what);
 
 /*
  * SIGINT (bpftrace prints its maps), then wait, saying how long it took;
- * SIGKILL after @stop_s.
+ * SIGKILL after BPFTRACE_STOP_S.
  */
-void bpftrace_stop(pid_t bt, int stop_s);
+void bpftrace_stop(pid_t bt);
 
 #endif

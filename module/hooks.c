@@ -15,7 +15,11 @@
  * it returns to user space, preemptibly.  A fork that was not followed
  * there is logged here, and walked only if it is small.
  * sched_process_fork fires later without the flags and would add
- * nothing.  Probes run with preemption disabled: they never sleep.
+ * nothing.  Probes run with preemption disabled: they never sleep, and
+ * the ledger's per-CPU counters and the MAP_NORESERVE set's
+ * synchronize_rcu() rely on it.  6.1 and 6.12 call probes with it off;
+ * 7.2 and 7.3 call them under SRCU-fast, preemptible (their
+ * __DECLARE_TRACE), so each probe disables it itself (vfa_probe_enter()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -150,8 +154,22 @@ void vfa_log_refused(const struct vfa_fork_result *fr)
  */
 #define VFA_PROBE_WALK_MAX	64
 
-static void vfa_probe_newtask(void *data, struct task_struct *child,
-			      VFA_CLONE_FLAGS_T clone_flags)
+/*
+ * Every probe's body runs between these.  Where the tracepoint already
+ * disabled preemption they nest, a counter's increment and decrement.
+ */
+static __always_inline void vfa_probe_enter(void)
+{
+	preempt_disable_notrace();
+}
+
+static __always_inline void vfa_probe_leave(void)
+{
+	preempt_enable_notrace();
+}
+
+static void vfa_newtask(struct task_struct *child,
+			VFA_CLONE_FLAGS_T clone_flags)
 {
 	/* The fork's time, and the start of the probe's own (see ledger.c). */
 	u64 start = ktime_get_boottime_ns();
@@ -216,13 +234,23 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	vfa_trace_fork(&rec);
 }
 
+static void vfa_probe_newtask(void *data, struct task_struct *child,
+			      VFA_CLONE_FLAGS_T clone_flags)
+{
+	vfa_probe_enter();
+	vfa_newtask(child, clone_flags);
+	vfa_probe_leave();
+}
+
 static void vfa_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm)
 {
 	struct vfa_record rec;
 
+	vfa_probe_enter();
 	if (vfa_ledger_outcome(p, VFA_EXEC, &rec))
 		vfa_trace_outcome(&rec);
+	vfa_probe_leave();
 }
 
 static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
@@ -232,8 +260,10 @@ static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
 	/* Fires once per thread: only the last one ends the process. */
 	if (!VFA_EXIT_GROUP_DEAD(p))
 		return;
+	vfa_probe_enter();
 	if (vfa_ledger_outcome(p, VFA_EXIT, &rec))
 		vfa_trace_outcome(&rec);
+	vfa_probe_leave();
 }
 
 /*

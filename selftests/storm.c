@@ -8,7 +8,12 @@
  * /proc/vforkacct (whole reads, 1-byte reads, seeks) and a writer changes
  * limit_kb and the reserves and writes reset now and then.  Afterwards a
  * reset and a burst of known size: the counters must equal exactly what
- * the burst did and the log's seq numbers must be consecutive.  During
+ * the burst did and the log's seq numbers must be consecutive.  Then the
+ * same burst run by every worker at once, and rounds of children that
+ * all exit at once right after a reset: the counters are per CPU, each
+ * cleared by its CPU's first probe after a reset, and a probe that ran
+ * preemptible (7.2 and 7.3 call tracepoint probes under SRCU-fast) could
+ * lose a concurrent add, or clear one another probe made.  During
  * the storm a child eats memory until the OOM killer kills it, to show
  * that the module keeps working when the kernel runs out.  The runner
  * fails the run on any kernel warning.
@@ -29,6 +34,11 @@
 #include "vfa.h"
 
 #define WORKERS	4
+/* Ops per worker in the concurrent burst: a multiple of 4. */
+#define BURST	400
+/* Rounds of NCHILD children exiting at once after a reset. */
+#define ROUNDS	500
+#define NCHILD	16
 
 extern char **environ;
 
@@ -69,6 +79,39 @@ static pid_t one_op(int op)
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
 	return pid;
+}
+
+/*
+ * A reset, then NCHILD children that all exit at once when the pipe
+ * closes: how many exits are counted (NCHILD unless one was lost, or the
+ * forks were not all counted either).
+ */
+static long long exits_after_reset(void)
+{
+	pid_t pids[NCHILD];
+	int p[2], i;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	vfa_reset();
+	for (i = 0; i < NCHILD; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(p[1]);
+			if (read(p[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	for (i = 0; i < NCHILD; i++)
+		if (pids[i] > 0)
+			waitpid(pids[i], NULL, 0);
+	close(p[0]);
+	if (vfa_summary("forks") != NCHILD)
+		return -1;
+	return vfa_summary("exit_without_exec");
 }
 
 static void worker(int ops, long *done)
@@ -195,7 +238,7 @@ int main(void)
 
 	vfa_require_module();
 	true_path = tiny_true();
-	ktap_plan(4);
+	ktap_plan(6);
 	/* The hog needs the overcommitting default mode to reach the OOM killer. */
 	vm_sysctl_set("overcommit_memory", 0);
 	ooms = oom_kills();
@@ -260,5 +303,37 @@ int main(void)
 		     rows[i].ppid == getpid();
 	free(rows);
 	ktap_test(ok, "log_seq_consecutive_after_reset");
+
+	/* The burst again, in every worker at once: no add may be lost. */
+	vfa_reset();
+	for (i = 0; i < WORKERS; i++)
+		if ((w[i] = fork()) == 0) {
+			worker(BURST, &shared[i]);
+			_exit(0);
+		}
+	for (i = 0, done = 0; i < WORKERS; i++) {
+		waitpid(w[i], NULL, 0);
+		done += shared[i];
+	}
+	ktap_info("%d workers at once: forks %lld vforks %lld exec_after_fork %lld exit_without_exec %lld logged %lld",
+		  WORKERS, vfa_summary("forks"), vfa_summary("vforks"),
+		  vfa_summary("exec_after_fork"),
+		  vfa_summary("exit_without_exec"), vfa_summary("logged"));
+	/* The workers themselves are forks that exit. */
+	ktap_test(done == WORKERS * BURST &&
+		  vfa_summary("forks") == WORKERS * (BURST / 2 + 1) &&
+		  vfa_summary("vforks") == WORKERS * BURST / 2 &&
+		  vfa_summary("exec_after_fork") == WORKERS * BURST / 4 &&
+		  vfa_summary("exit_without_exec") == WORKERS * (BURST / 4 + 1) &&
+		  vfa_summary("logged") == WORKERS * (BURST + 1) &&
+		  vfa_summary("untracked") == 0,
+		  "counters_equal_a_concurrent_burst");
+
+	t0 = time(NULL);
+	for (i = 0, n = 0; i < ROUNDS; i++)
+		n += exits_after_reset() == NCHILD;
+	ktap_info("%d of %d rounds counted all %d exits (%ld s)", n, ROUNDS,
+		  NCHILD, (long)(time(NULL) - t0));
+	ktap_test(n == ROUNDS, "exits_racing_a_reset_all_counted");
 	return ktap_finish();
 }

@@ -181,6 +181,9 @@ int main(void)
 	if (sched_setscheduler(0, SCHED_FIFO, &sp)) {
 		printf("# cannot run SCHED_FIFO: %s\n", strerror(errno));
 		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (strcmp(model, boot_model))
+			vfa_write(PREEMPT_FILE, boot_model, strlen(boot_model));
 		return 1;
 	}
 	for (i = 0; i < SAMPLES; i++) {
@@ -190,6 +193,7 @@ int main(void)
 		if (who <= 0 || stack_of(who, buf, sizeof(buf)) <= 0)
 			continue;
 		seen++;
+		in_work += !!strstr(buf, "vfa_clone_end");
 		switch (in_a_probe(buf)) {
 		case PROBE_BODY:
 			if (in_probe++ < 3)
@@ -201,7 +205,6 @@ int main(void)
 		default:
 			break;
 		}
-		in_work += !!strstr(buf, "vfa_clone_end");
 	}
 	sp.sched_priority = 0;
 	sched_setscheduler(0, SCHED_OTHER, &sp);

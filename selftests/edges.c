@@ -81,32 +81,21 @@ static bool tasks_3000(void)
 {
 	const int nproc = 3000;
 	pid_t *pids = calloc(nproc, sizeof(pid_t));
-	int p[2], i, n = 0, rows = 0;
-	char c, *s, *q;
+	int wfd, i, n = 0, rows = 0;
+	char *s, *q;
 	double t;
 
-	if (!pids || pipe(p))
+	if (!pids || (wfd = fork_sleepers(pids, nproc)) < 0)
 		return false;
-	for (i = 0; i < nproc; i++) {
-		pids[i] = fork();
-		if (pids[i] == 0) {
-			close(p[1]);
-			if (read(p[0], &c, 1) < 0)
-				_exit(1);
-			_exit(0);
-		}
+	for (i = 0; i < nproc; i++)
 		n += pids[i] > 0;
-	}
-	close(p[0]);
 	t = now();
 	s = read_file(VFA_PROC "/tasks");
 	t = now() - t;
 	for (q = s; q && (q = strchr(q, '\n')); q++)
 		rows++;
-	close(p[1]);
-	for (i = 0; i < nproc; i++)
-		if (pids[i] > 0)
-			waitpid(pids[i], NULL, 0);
+	close(wfd);
+	reap_all(pids, nproc);
 	free(s);
 	free(pids);
 	ktap_info("tasks with %d extra processes: %d lines in %.2f s", n, rows, t);

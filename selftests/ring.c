@@ -36,25 +36,14 @@ static bool keeps_last_16(void)
 static bool untracked_beyond_table(void)
 {
 	pid_t pids[20];
-	int p[2], i;
-	char c;
+	int wfd;
 
-	if (pipe(p))
-		return false;
 	vfa_reset();
-	for (i = 0; i < 20; i++) {
-		pids[i] = fork();
-		if (pids[i] == 0) {
-			close(p[1]);
-			if (read(p[0], &c, 1) < 0)
-				_exit(1);
-			_exit(0);
-		}
-	}
-	close(p[1]);
-	for (i = 0; i < 20; i++)
-		waitpid(pids[i], NULL, 0);
-	close(p[0]);
+	wfd = fork_sleepers(pids, 20);
+	if (wfd < 0)
+		return false;
+	close(wfd);
+	reap_all(pids, 20);
 	ktap_info("20 live children, table of 16: untracked %lld, exits %lld",
 		  vfa_summary("untracked"), vfa_summary("exit_without_exec"));
 	return vfa_summary("untracked") == 4 &&

@@ -89,26 +89,14 @@ static pid_t one_op(int op)
 static long long exits_after_reset(void)
 {
 	pid_t pids[NCHILD];
-	int p[2], i;
-	char c;
+	int wfd;
 
-	if (pipe(p))
-		return -1;
 	vfa_reset();
-	for (i = 0; i < NCHILD; i++) {
-		pids[i] = fork();
-		if (pids[i] == 0) {
-			close(p[1]);
-			if (read(p[0], &c, 1) < 0)
-				_exit(1);
-			_exit(0);
-		}
-	}
-	close(p[1]);
-	for (i = 0; i < NCHILD; i++)
-		if (pids[i] > 0)
-			waitpid(pids[i], NULL, 0);
-	close(p[0]);
+	wfd = fork_sleepers(pids, NCHILD);
+	if (wfd < 0)
+		return -1;
+	close(wfd);
+	reap_all(pids, NCHILD);
 	if (vfa_summary("forks") != NCHILD)
 		return -1;
 	return vfa_summary("exit_without_exec");

@@ -237,24 +237,41 @@ pid_t vfork_and_reap(void)
 	return pid;
 }
 
-pid_t fork_sleeper(int *wfd)
+int fork_sleepers(pid_t *pids, int n)
 {
-	int p[2];
+	int p[2], i;
 	char c;
-	pid_t pid;
 
 	if (pipe(p))
 		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) < 0)
-			_exit(1);
-		_exit(0);
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(p[1]);
+			if (read(p[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
 	}
 	close(p[0]);
-	*wfd = p[1];
-	return pid;
+	return p[1];
+}
+
+void reap_all(const pid_t *pids, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			waitpid(pids[i], NULL, 0);
+}
+
+pid_t fork_sleeper(int *wfd)
+{
+	pid_t pid;
+
+	*wfd = fork_sleepers(&pid, 1);
+	return *wfd < 0 ? -1 : pid;
 }
 
 void *map_private(size_t mb, bool dirty)

@@ -53,6 +53,13 @@ pid_t fork_and_reap(void);
 pid_t vfork_and_reap(void);
 /* Forks a child that blocks until *@wfd is closed; its pid, or -1. */
 pid_t fork_sleeper(int *wfd);
+/*
+ * Forks @n children that block until the returned fd is closed (-1: no
+ * pipe); pids[i] is -1 for a fork that failed.
+ */
+int fork_sleepers(pid_t *pids, int n);
+/* Waits for each of @n children; a pid <= 0 is skipped. */
+void reap_all(const pid_t *pids, int n);
 /* Maps @mb MiB private writable anonymous memory; touch it if @dirty. */
 void *map_private(size_t mb, bool dirty);
 

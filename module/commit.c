@@ -15,20 +15,23 @@
  * the function's one direct call, ftrace's trampoline it is.
  *
  * A fork's requests are told apart by a second ftrace callback, on
- * kernel_clone(), once per fork: from there until the task returns to user
- * space, it owns a slot of a small table, and its requests add up to the
+ * kernel_clone(), once per fork: from there until the fork is over, the
+ * task owns a slot of a small table, and its requests add up to the
  * fork's charge there instead of counting as requests of their own (the
  * fork is judged as one).  At a fork's first request, dup_mmap() holds
  * the parent's mmap lock: the system commit is summed there, preemptibly
  * (O(CPUs)), and if the parent may hold MAP_NORESERVE memory, which the
  * requests do not show (noreserve.c), its VMAs are walked there too.
- * task_newtask, with preemption off, only marks the fork done and starts
- * following the child.  The slot is freed by a task_work queued at the
- * claim, which runs as the task returns to user space, preemptibly: it
- * judges a fork that task_newtask saw and writes its record; if the fork
- * asked for commit and failed with ENOMEM, the kernel refused it (the
- * last request), and the fork is logged with outcome "refused".  No
- * return probe is needed.
+ * task_newtask, with preemption off, then has all it needs: it judges
+ * and logs the fork, O(1), and frees the slot.  A fork that fails after
+ * asking for commit tears its child's mm down in the parent's context: a
+ * third callback, on exit_mmap(), sees that and queues a task_work, which
+ * runs as the task returns to user space: if the fork failed with ENOMEM,
+ * the kernel refused it (the last request), and it is logged with
+ * outcome "refused".  A clone that failed before asking leaves its slot
+ * behind: the task's next clone takes it again, its next request in
+ * another syscall or its exit frees it.  No return probe is needed, and
+ * the common fork queues no task_work.
  *
  * The callback runs on every commit request of the system: it takes no
  * lock of its own, its counters are per CPU and summed at read time, and
@@ -73,10 +76,10 @@
 #define KB_PER_PAGE	(PAGE_SIZE / 1024)
 
 /*
- * Tasks between kernel_clone() and their return to user space, for a fork
- * or a CLONE_VM clone (not a thread).  A task claims a free slot near its
- * hash with cmpxchg and is the only writer of it until its task_work
- * frees it; others only read the owner field.
+ * Tasks between kernel_clone() and the end of their fork or CLONE_VM
+ * clone (not a thread).  A task claims a free slot near its hash with
+ * cmpxchg and is the only writer of it until it frees it; others only
+ * read the owner field.
  */
 #define VFA_FORKING_BITS	10
 #define VFA_FORKING_SLOTS	BIT(VFA_FORKING_BITS)
@@ -86,6 +89,8 @@ static struct vfa_forking {
 	struct task_struct *task;	/* the owner, or NULL */
 	/* What only the owner writes: its fork so far. */
 	struct callback_head work;	/* frees the slot (vfa_clone_end) */
+	bool queued;		/* ... queued: only it frees the slot */
+	int nr;			/* the clone's syscall number */
 	bool vm;		/* a CLONE_VM clone: no request, no charge */
 	bool done;		/* task_newtask came: the fork succeeded, */
 	struct vfa_pending pend;	/* ... and its record waits here */
@@ -144,8 +149,10 @@ long notrace vfa_committed_pages(void)
 	if (!fbc)
 		return vm_memory_committed();
 	sum = READ_ONCE(fbc->count);
-	for_each_online_cpu(cpu)
-		sum += READ_ONCE(*per_cpu_ptr(fbc->counters, cpu));
+	/* A bit test per CPU: for_each_online_cpu()'s searches cost more. */
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		if (cpu_online(cpu))
+			sum += READ_ONCE(*per_cpu_ptr(fbc->counters, cpu));
 	return max_t(s64, sum, 0);
 }
 
@@ -220,6 +227,26 @@ static int notrace vfa_forking_find(void)
 	return -1;
 }
 
+static void notrace vfa_forking_release(struct vfa_forking *f)
+{
+	/* The owner's last use of its slot before the next owner's. */
+	smp_store_release(&f->task, NULL);
+}
+
+static void notrace vfa_forking_result(const struct vfa_forking *f,
+				       struct vfa_fork_result *fr)
+{
+	*fr = (struct vfa_fork_result) {
+		.charge_pages = f->tried,
+		.noreserve_pages = f->walked ? f->noreserve_fork_pages : 0,
+		.walk_ns = f->walk_ns,
+		.committed = f->committed,
+		.noreserve_walked = f->walked && f->nr_maybe,
+		.asked = f->tried > 0,
+		.admin = f->admin,
+	};
+}
+
 static int notrace vfa_forking_claim(void)
 {
 	unsigned int h = hash_ptr(current, VFA_FORKING_BITS);
@@ -237,24 +264,17 @@ static int notrace vfa_forking_claim(void)
 
 /*
  * The task_work of a clone's slot, as its task returns to user space (or
- * exits): preemptible.  A clone that task_newtask saw has its record
- * written here, out of the probe.  A fork that task_newtask did not see
- * failed; the clone syscall's return value, still in the task's
+ * exits): preemptible.  A clone that task_newtask left to it has its
+ * record written here, out of the probe.  A fork that task_newtask did
+ * not see failed; the clone syscall's return value, still in the task's
  * registers, tells whether with ENOMEM.  Then the slot is free.
  */
 static void vfa_clone_end(struct callback_head *work)
 {
 	struct vfa_forking *f = container_of(work, struct vfa_forking, work);
-	struct vfa_fork_result fr = {
-		.charge_pages = f->tried,
-		.noreserve_pages = f->walked ? f->noreserve_fork_pages : 0,
-		.walk_ns = f->walk_ns,
-		.committed = f->committed,
-		.noreserve_walked = f->walked && f->nr_maybe,
-		.asked = f->tried > 0,
-		.admin = f->admin,
-	};
+	struct vfa_fork_result fr;
 
+	vfa_forking_result(f, &fr);
 	if (f->done) {
 		vfa_log_followed(&f->pend, &fr);
 		put_pid(f->pend.pid);
@@ -263,14 +283,31 @@ static void vfa_clone_end(struct callback_head *work)
 		   -ENOMEM && current->mm) {
 		vfa_log_refused(&fr);
 	}
-	/* Our last use of the slot before the next owner's. */
-	smp_store_release(&f->task, NULL);
+	WRITE_ONCE(f->queued, false);
+	vfa_forking_release(f);
+}
+
+/*
+ * Has the slot's task_work free it, as its owner returns to user space.
+ * Fails only for a task past exit_task_work(): never in a syscall.
+ */
+static bool notrace vfa_forking_queue(struct vfa_forking *f)
+{
+	if (f->queued)
+		return true;
+	init_task_work(&f->work, vfa_clone_end);
+	/* Seen by the unload's drain once the hooks are gone. */
+	WRITE_ONCE(f->queued, true);
+	if (!task_work_add(current, &f->work, TWA_RESUME))
+		return true;
+	WRITE_ONCE(f->queued, false);
+	return false;
 }
 
 /*
  * kernel_clone(args), at its entry: a fork or a CLONE_VM clone starts.
- * Claim a slot and queue the task_work that frees it; a CLONE_VM clone's
- * system commit is summed here, preemptibly.
+ * Claim a slot (the one a failed clone of the task left, if any); a
+ * CLONE_VM clone's system commit is summed here, preemptibly.
  */
 static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 				    struct ftrace_ops *op,
@@ -285,10 +322,14 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 	if ((args->flags & CLONE_THREAD) || (current->flags & VFA_NOT_USER) ||
 	    !current->mm)
 		return;
-	slot = vfa_forking_claim();
+	/* The slot a failed clone of the task left, if any. */
+	slot = vfa_forking_find();
 	if (slot < 0)
+		slot = vfa_forking_claim();
+	if (slot < 0 || forking[slot].queued)
 		goto miss;
 	f = &forking[slot];
+	f->nr = syscall_get_nr(current, task_pt_regs(current));
 	f->vm = vm;
 	f->done = false;
 	f->tried = 0;
@@ -297,12 +338,6 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 	f->nr_maybe = true;
 	f->walk_ns = 0;
 	f->committed = -1;
-	init_task_work(&f->work, vfa_clone_end);
-	/* Fails only for a task past exit_task_work(): never in a syscall. */
-	if (task_work_add(current, &f->work, TWA_RESUME)) {
-		WRITE_ONCE(f->task, NULL);
-		goto miss;
-	}
 	if (vm) {
 		start = local_clock();
 		if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
@@ -319,26 +354,41 @@ miss:
 
 /*
  * From task_newtask, with preemption off: the clone @current is making
- * succeeded.  If it was followed from kernel_clone(), its slot already
- * holds what the kernel charged (and for a CLONE_VM clone, the system
- * commit), so its record can wait for the slot's task_work: this returns
- * where the child's part of it goes.  NULL if the clone was not followed
- * (the table was full): then the caller logs it at once.
+ * succeeded.  If it was followed from kernel_clone(), its slot holds what
+ * the kernel charged and the system commit before it: they go to @fr,
+ * the slot is free, and the caller logs the clone (VFA_TAKE_NOW).  A
+ * fork that asked for nothing has no commit summed yet: its record waits
+ * for the slot's task_work, which sums it preemptibly (VFA_TAKE_LATER),
+ * and *@pend is where the child's part of it goes.  VFA_TAKE_NONE if the
+ * clone was not followed (the table was full): the caller logs it as it
+ * can.
  */
-struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
-				     u64 now)
+enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind, u64 now,
+			       struct vfa_fork_result *fr,
+			       struct vfa_pending **pend)
 {
 	int slot = vfa_forking_find();
+	struct vfa_forking *f;
 	struct vfa_pending *p;
 
 	if (slot < 0)
-		return NULL;
+		return VFA_TAKE_NONE;
+	f = &forking[slot];
 	/* Its requests are over; the task_work will not log it refused. */
-	forking[slot].done = true;
+	f->done = true;
 	/* Its child may hold copies: in the set before it can run. */
-	if (kind == VFA_FORK && forking[slot].nr_maybe)
+	if (kind == VFA_FORK && f->nr_maybe)
 		vfa_noreserve_add(child->mm);
-	p = &forking[slot].pend;
+	if (f->committed >= 0 && !f->queued) {
+		vfa_forking_result(f, fr);
+		vfa_forking_release(f);
+		return VFA_TAKE_NOW;
+	}
+	if (!vfa_forking_queue(f)) {
+		vfa_forking_release(f);
+		return VFA_TAKE_NONE;
+	}
+	p = &f->pend;
 	/* The child may be reaped before its record: hold its pid. */
 	p->pid = get_pid(task_pid(child));
 	p->tgid = child->tgid;
@@ -347,27 +397,80 @@ struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
 	p->kind = kind;
 	p->tracked = false;
 	p->ended = false;
-	return p;
+	*pend = p;
+	return VFA_TAKE_LATER;
 }
 
-/* How many clones still hold a slot (their task_work not run yet). */
+/*
+ * From the sched_process_exit probe, for every thread: a clone that
+ * failed before it asked for commit left its slot behind.  A queued slot
+ * is freed by its task_work, which exit_task_work() runs later.
+ */
+void notrace vfa_forking_exit(void)
+{
+	int slot = vfa_forking_find();
+
+	if (slot >= 0 && !forking[slot].queued)
+		vfa_forking_release(&forking[slot]);
+}
+
+/*
+ * An mm torn down by a task that has another (see vfa_exit_mmap()): if
+ * the task is forking, its fork failed after dup_mm() and this is the
+ * child's.  If the fork asked for commit, the kernel may have refused it:
+ * the task_work looks at the syscall's return value.  Else the slot is
+ * free.
+ */
+static noinline void notrace vfa_forking_gone(void)
+{
+	int slot = vfa_forking_find();
+	struct vfa_forking *f;
+
+	if (slot < 0)
+		return;
+	f = &forking[slot];
+	if (f->done || f->vm || f->queued)
+		return;
+	if (!f->tried || !vfa_forking_queue(f))
+		vfa_forking_release(f);
+}
+
+/*
+ * exit_mmap(mm), at its entry, in any context that may sleep: the mm goes
+ * (noreserve.c forgets it), and if the task tearing it down uses another,
+ * it may be a failed fork's child.  A task that exits has none by then.
+ */
+static void notrace vfa_exit_mmap(unsigned long ip, unsigned long parent_ip,
+				  struct ftrace_ops *op,
+				  struct ftrace_regs *fregs)
+{
+	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
+
+	vfa_noreserve_gone(mm);
+	if (current->mm && current->mm != mm)
+		vfa_forking_gone();
+}
+
+/* How many slots wait for their task_work. */
 static int vfa_forking_busy(void)
 {
 	int s, n = 0;
 
 	for (s = 0; s < VFA_FORKING_SLOTS; s++) {
-		/* Pairs with vfa_clone_end(): its last use of the slot. */
-		n += !!smp_load_acquire(&forking[s].task);
+		/* Pairs with vfa_forking_release(): its last use. */
+		n += smp_load_acquire(&forking[s].task) &&
+		     READ_ONCE(forking[s].queued);
 	}
 	return n;
 }
 
 /*
- * At unload, once no new clone can claim a slot: wait until every queued
- * task_work has run, for its function is ours.  A clone held up inside
- * kernel_clone() (a vfork whose child has not exec'd yet, a fork waiting
- * on a userfaultfd) holds the unload up too; say so every ten seconds.
- * Then no task may still be in vfa_clone_end()'s last instructions.
+ * At unload, once no hook is left to queue one: wait until every queued
+ * task_work has run, for its function is ours.  Only a failed fork, or
+ * one that asked for nothing, queues one, and it runs as the task returns
+ * to user space: if that takes long, say so every ten seconds.  Then no
+ * task may still be in vfa_clone_end()'s last instructions.  Slots that
+ * failed clones left behind hold no task_work: they go with the module.
  */
 static void vfa_forking_drain(void)
 {
@@ -428,7 +531,7 @@ static void notrace vfa_note_program(struct vfa_commit_cpu *cc, long kb,
 				     long min_kb)
 {
 	struct vfa_program *p, *victim = &cc->progs[0];
-	uid_t uid = from_kuid_munged(&init_user_ns, current_euid());
+	uid_t uid = vfa_uid(current_euid());
 	int i;
 
 	for (i = 0; i < VFA_PROGRAMS; i++) {
@@ -536,6 +639,12 @@ static noinline void notrace vfa_commit_slow(unsigned long ip,
 	f = &forking[slot];
 	if (f->vm || f->done)
 		goto plain;
+	/* Left by a clone that failed before it asked: not this one's. */
+	if (syscall_get_nr(current, task_pt_regs(current)) != f->nr) {
+		if (!f->queued)
+			vfa_forking_release(f);
+		goto plain;
+	}
 	/* One VMA of a fork: judged with the whole fork. */
 	this_cpu_write(vfa_forking_hint, f);
 	if (!f->tried) {
@@ -621,6 +730,11 @@ static bool vfa_commit_is_direct;
 /* The same, alone on kernel_clone(): its sum is preemptible too. */
 static struct ftrace_ops vfa_clone_ops = {
 	.func = vfa_clone_entry,
+};
+
+/* And on exit_mmap(): it may queue a task_work, which may sleep. */
+static struct ftrace_ops vfa_exit_mmap_ops = {
+	.func = vfa_exit_mmap,
 };
 
 void vfa_commit_stats(struct vfa_commit_stats *s)
@@ -749,21 +863,34 @@ int vfa_commit_init(void)
 	for_each_possible_cpu(cpu)
 		seqcount_init(&per_cpu_ptr(&vfa_commit_cpu, cpu)->seq);
 	vfa_catch_committed_as();
-	/* Fork slots first: no fork's request may pass for a plain one. */
-	ret = vfa_hook(&vfa_clone_ops, "kernel_clone");
+	/*
+	 * Failed forks seen before any slot is claimed, so that none is left
+	 * to a later syscall; fork slots before requests, so that no fork's
+	 * request passes for a plain one.
+	 */
+	ret = vfa_hook(&vfa_exit_mmap_ops, "exit_mmap");
 	if (ret)
 		return ret;
+	ret = vfa_hook(&vfa_clone_ops, "kernel_clone");
+	if (ret)
+		goto err_exit_mmap;
 	ret = vfa_commit_hook();
-	if (ret) {
-		vfa_unhook(&vfa_clone_ops);
-		vfa_forking_drain();
-	}
+	if (ret)
+		goto err_clone;
+	return 0;
+err_clone:
+	vfa_unhook(&vfa_clone_ops);
+err_exit_mmap:
+	vfa_unhook(&vfa_exit_mmap_ops);
+	vfa_forking_drain();
 	return ret;
 }
 
+/* After the tracepoint probes: task_newtask may queue a task_work too. */
 void vfa_commit_exit(void)
 {
 	vfa_commit_unhook();
 	vfa_unhook(&vfa_clone_ops);
+	vfa_unhook(&vfa_exit_mmap_ops);
 	vfa_forking_drain();
 }

@@ -10,10 +10,11 @@
  * clone flags (which alone tell vfork from a plain CLONE_VM clone) are at
  * hand.  The charge, the MAP_NORESERVE memory and the system commit
  * before the fork were gathered during dup_mmap(), and a CLONE_VM clone's
- * commit at kernel_clone() (commit.c), so the probe only starts following
- * the child; the fork is judged and logged by the parent's task_work as
- * it returns to user space, preemptibly.  A fork that was not followed
- * there is logged here, and walked only if it is small.
+ * commit at kernel_clone() (commit.c), preemptibly, so the probe only
+ * judges and logs the fork and starts following the child: O(1).  A fork
+ * that asked for nothing is judged and logged by the parent's task_work,
+ * which sums the commit preemptibly.  A fork that was not followed from
+ * kernel_clone() is logged here, and walked only if it is small.
  * sched_process_fork fires later without the flags and would add
  * nothing.  Probes run with preemption disabled: they never sleep, and
  * the ledger's per-CPU counters and the MAP_NORESERVE set's
@@ -44,22 +45,21 @@
 #include "vforkacct.h"
 
 /*
- * The parent's side of a record: @current's ids, the time (boot clock)
- * @now, and the child's pid @tgid, as @pid numbered in the parent's pid
- * namespace (none for a fork the kernel refused).
+ * The parent's side of a record that the caller zeroed: @current's ids,
+ * the time (boot clock) @now, and the child's pid @tgid, as @pid numbered
+ * in the parent's pid namespace (none for a fork the kernel refused).
  */
-void vfa_fill_parent(struct vfa_record *rec, pid_t tgid, struct pid *pid,
-		     u64 now)
+static void vfa_fill_parent(struct vfa_record *rec, pid_t tgid,
+			    struct pid *pid, u64 now)
 {
 	struct pid_namespace *ns;
 
-	memset(rec, 0, sizeof(*rec));
 	rec->time_ns = now;
 	rec->ppid = current->tgid;
 	rec->pid = tgid;
 	memcpy(rec->comm, current->comm, TASK_COMM_LEN);
 	rec->comm[TASK_COMM_LEN - 1] = '\0';
-	rec->uid = from_kuid_munged(&init_user_ns, current_euid());
+	rec->uid = vfa_uid(current_euid());
 	rcu_read_lock();
 	rec->cgroup_id = vfa_task_cgroup_id(current);
 	ns = task_active_pid_ns(current);
@@ -110,13 +110,13 @@ static void vfa_judge_fork(const struct vfa_fork_result *fr, u8 kind,
 
 /*
  * From the parent's task_work (commit.c), preemptible: the record of a
- * clone that task_newtask followed, judged and written out of the probe.
+ * fork that asked for nothing, judged and written out of the probe.
  */
 void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr)
 {
 	u64 start = local_clock();
+	struct vfa_record rec = {}, out;
 	struct vfa_judgement j;
-	struct vfa_record rec, out;
 	bool ended;
 
 	vfa_fill_parent(&rec, p->tgid, p->pid, p->fork_ns);
@@ -136,8 +136,8 @@ void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr)
 void vfa_log_refused(const struct vfa_fork_result *fr)
 {
 	struct vfa_fork_result asked = *fr;
+	struct vfa_record rec = {};
 	struct vfa_judgement j;
-	struct vfa_record rec;
 
 	asked.noreserve_pages = 0;
 	vfa_fill_parent(&rec, 0, NULL, ktime_get_boottime_ns());
@@ -175,10 +175,11 @@ static void vfa_newtask(struct task_struct *child,
 	u64 start = ktime_get_boottime_ns();
 	struct vfa_fork_result fr = { .committed = -1 };
 	enum vfa_miss miss = VFA_MISS_NONE;
+	struct vfa_record rec = {};
 	struct vfa_judgement j;
-	struct vfa_record rec;
 	struct vfa_pending *p;
 	struct vfa_charge c;
+	enum vfa_take take;
 	u8 kind;
 
 	/* Kernel threads, io/vhost workers and usermode helpers (no mm). */
@@ -196,15 +197,17 @@ static void vfa_newtask(struct task_struct *child,
 		kind = clone_flags & CLONE_VFORK ? VFA_VFORK : VFA_VMCLONE;
 
 	/*
-	 * Followed from kernel_clone(): the charge is known already, and the
-	 * record waits for the parent's task_work.  Here, with preemption
-	 * off, only the child starts being followed: O(1), a few lines.
+	 * Followed from kernel_clone(): the charge and the commit are known
+	 * already, so the fork is judged and logged here, O(1).  One that
+	 * asked for nothing waits for the parent's task_work.
 	 */
-	p = vfa_forking_take(child, kind, start);
-	if (p) {
+	take = vfa_forking_take(child, kind, start, &fr, &p);
+	if (take == VFA_TAKE_LATER) {
 		vfa_ledger_follow(child, p, start);
 		return;
 	}
+	if (take == VFA_TAKE_NOW)
+		goto log;
 
 	/* Not followed (see commit_misses): logged here, at once. */
 	if (kind == VFA_FORK && vfa_noreserve_maybe(current->mm))
@@ -227,10 +230,12 @@ static void vfa_newtask(struct task_struct *child,
 	} else {
 		miss = VFA_MISS_LOCK;
 	}
+log:
 	/* A new child leads its thread group: its pid is its tgid's. */
 	vfa_fill_parent(&rec, child->tgid, task_pid(child), start);
 	vfa_judge_fork(&fr, kind, miss, &rec, &j);
-	vfa_ledger_fork(&rec, child, j.min_limit_kb, start, 0, miss);
+	vfa_ledger_fork(&rec, child, j.min_limit_kb, start,
+			take == VFA_TAKE_NOW ? &fr : NULL, miss);
 	vfa_trace_fork(&rec);
 }
 
@@ -242,10 +247,15 @@ static void vfa_probe_newtask(void *data, struct task_struct *child,
 	vfa_probe_leave();
 }
 
+/*
+ * The outcome's record: vfa_ledger_outcome() fills what its trace event
+ * reads, if it returns true.  Not zeroed first (the kernel's stack
+ * initialisation would), as these probes run at every exec and exit.
+ */
 static void vfa_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm)
 {
-	struct vfa_record rec;
+	struct vfa_record rec __uninitialized;
 
 	vfa_probe_enter();
 	if (vfa_ledger_outcome(p, VFA_EXEC, &rec))
@@ -255,13 +265,13 @@ static void vfa_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 
 static void vfa_probe_exit(VFA_EXIT_PROBE_ARGS)
 {
-	struct vfa_record rec;
+	struct vfa_record rec __uninitialized;
 
-	/* Fires once per thread: only the last one ends the process. */
-	if (!VFA_EXIT_GROUP_DEAD(p))
-		return;
 	vfa_probe_enter();
-	if (vfa_ledger_outcome(p, VFA_EXIT, &rec))
+	/* A slot that a failed clone of the thread left (commit.c). */
+	vfa_forking_exit();
+	/* Fires once per thread: only the last one ends the process. */
+	if (VFA_EXIT_GROUP_DEAD(p) && vfa_ledger_outcome(p, VFA_EXIT, &rec))
 		vfa_trace_outcome(&rec);
 	vfa_probe_leave();
 }

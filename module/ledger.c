@@ -319,13 +319,13 @@ static void vfa_count_outcome(struct vfa_counters *c, u8 kind, u8 verdict,
 }
 
 /*
- * From task_newtask, for a clone it could not follow from kernel_clone():
- * logs @rec (giving it its seq, as readers number it) and starts
- * following @child.
+ * From task_newtask: logs @rec (giving it its seq, as readers number it)
+ * and starts following @child.  @fr: what the clone's requests showed,
+ * if it was followed from kernel_clone().
  */
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
-		     enum vfa_miss miss)
+		     u64 min_limit_kb, u64 probe_start,
+		     const struct vfa_fork_result *fr, enum vfa_miss miss)
 {
 	struct vfa_counters *c = vfa_counters_here();
 	struct vfa_track t = {
@@ -337,7 +337,9 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		.verdict = rec->verdict,
 	};
 
-	vfa_count_fork(c, rec, min_limit_kb, walk_ns, miss);
+	vfa_count_fork(c, rec, min_limit_kb, fr ? fr->walk_ns : 0, miss);
+	if (fr)
+		vfa_add(&c->noreserve_walks, fr->noreserve_walked);
 	vfa_log(rec);
 	t.seq = rec->seq;
 	if (!vfa_track_add(&t))
@@ -371,7 +373,7 @@ void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
 /*
  * From the parent's task_work, preemptible: counts and logs @rec, the
  * record of the clone @p that vfa_ledger_follow() started following.
- * Its child may have exec'd or exited meanwhile (a vfork's always has):
+ * Its child may have exec'd or exited meanwhile (it has run by then):
  * then the record is written with its outcome, and true is returned with
  * @out filled as vfa_ledger_outcome() would have; @rec stays as at the
  * fork, for the fork's trace event.  Else its tracking entry

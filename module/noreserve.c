@@ -27,7 +27,10 @@
  *
  * Lookups take no lock, for an entry never moves.  An mm hashes to two
  * buckets of eight entries (a cache line each) and is added, with
- * cmpxchg, to the emptier.  An mm is added by the holder of its mmap lock
+ * cmpxchg, to the emptier.  Each bucket counts its entries, raised before
+ * an entry is stored and lowered after it is cleared: most buckets are
+ * empty, so most lookups (one at every fork, one at every teardown) read
+ * two counts and no entry.  An mm is added by the holder of its mmap lock
  * or by its forking parent, and removed by its teardown, after which
  * nobody adds it again; a duplicate (the scan and the fork of a new
  * child can race) is removed with it.
@@ -64,9 +67,13 @@ module_param_cb(noreserve_size, &vfa_size_ops, &noreserve_size, 0444);
 MODULE_PARM_DESC(noreserve_size, "processes known to hold MAP_NORESERVE memory at once (16..1048576, load time only)");
 
 static struct vfa_nr_bucket *vfa_nr;
+/* Per bucket, its entries in use, or about to be (see above). */
+static atomic_t *vfa_nr_fill;
 static unsigned int vfa_nr_bits;	/* log2 of the number of buckets */
 /* The set holds every mm that may hold the memory: the scan is over. */
 static bool vfa_nr_exact;
+/* The callback at do_mmap() is in place: adds are taken. */
+static bool vfa_nr_hooked;
 /* An add found both buckets full: every fork is walked until rebuilt. */
 static bool vfa_nr_full;
 /* One scan at a time: at load, or a rebuild after the set was full. */
@@ -74,26 +81,28 @@ static DEFINE_MUTEX(vfa_nr_mutex);
 static void vfa_nr_rebuild(struct work_struct *work);
 static DECLARE_DELAYED_WORK(vfa_nr_rebuild_work, vfa_nr_rebuild);
 
-static struct vfa_nr_bucket *notrace vfa_nr_bucket(const struct mm_struct *mm,
-						   int which)
+static unsigned int notrace vfa_nr_index(const struct mm_struct *mm,
+					 int which)
 {
 	unsigned long key = (unsigned long)mm;
 
 	/* The second hash sees the address's other end. */
 	if (which)
 		key = ~swab64(key);
-	return &vfa_nr[hash_long(key, vfa_nr_bits)];
+	return hash_long(key, vfa_nr_bits);
 }
 
 static bool notrace vfa_nr_has(const struct mm_struct *mm)
 {
+	unsigned int b;
 	int w, i;
 
 	for (w = 0; w < 2; w++) {
-		const struct vfa_nr_bucket *b = vfa_nr_bucket(mm, w);
-
+		b = vfa_nr_index(mm, w);
+		if (!atomic_read(&vfa_nr_fill[b]))
+			continue;
 		for (i = 0; i < VFA_NR_WAYS; i++)
-			if (READ_ONCE(b->mm[i]) == mm)
+			if (READ_ONCE(vfa_nr[b].mm[i]) == mm)
 				return true;
 	}
 	return false;
@@ -111,21 +120,28 @@ static int notrace vfa_nr_used(const struct vfa_nr_bucket *b)
 /* Adds @mm to the set; any context.  O(1): at most two cache lines. */
 void notrace vfa_noreserve_add(struct mm_struct *mm)
 {
-	struct vfa_nr_bucket *b[2];
+	unsigned int b[2];
 	int w, i;
 
-	if (!vfa_nr || !mm || READ_ONCE(vfa_nr_full) || vfa_nr_has(mm))
+	/* Not before the do_mmap() callback: the scan after it sees them. */
+	if (!vfa_nr || !mm || !READ_ONCE(vfa_nr_hooked) ||
+	    READ_ONCE(vfa_nr_full) || vfa_nr_has(mm))
 		return;
-	b[0] = vfa_nr_bucket(mm, 0);
-	b[1] = vfa_nr_bucket(mm, 1);
-	if (vfa_nr_used(b[1]) < vfa_nr_used(b[0]))
+	b[0] = vfa_nr_index(mm, 0);
+	b[1] = vfa_nr_index(mm, 1);
+	if (atomic_read(&vfa_nr_fill[b[1]]) < atomic_read(&vfa_nr_fill[b[0]]))
 		swap(b[0], b[1]);
 	for (w = 0; w < 2; w++) {
+		struct vfa_nr_bucket *bk = &vfa_nr[b[w]];
+
+		/* Counted before it can be seen; uncounted if no room. */
+		atomic_inc(&vfa_nr_fill[b[w]]);
 		for (i = 0; i < VFA_NR_WAYS; i++) {
-			if (!READ_ONCE(b[w]->mm[i]) &&
-			    !cmpxchg(&b[w]->mm[i], NULL, mm))
+			if (!READ_ONCE(bk->mm[i]) &&
+			    !cmpxchg(&bk->mm[i], NULL, mm))
 				return;
 		}
+		atomic_dec(&vfa_nr_fill[b[w]]);
 	}
 	/* The first to find it full says so, and has it rebuilt later. */
 	if (!xchg(&vfa_nr_full, true)) {
@@ -189,30 +205,34 @@ static void notrace vfa_nr_mmap(unsigned long ip, unsigned long parent_ip,
 		vfa_noreserve_add(current->mm);
 }
 
-/* exit_mmap(mm), at its entry: the mm is going; no one adds it again. */
-static void notrace vfa_nr_exit_mmap(unsigned long ip, unsigned long parent_ip,
-				     struct ftrace_ops *op,
-				     struct ftrace_regs *fregs)
+/*
+ * From commit.c's callback at exit_mmap()'s entry: @mm is going, and no
+ * one adds it again.
+ */
+void notrace vfa_noreserve_gone(struct mm_struct *mm)
 {
-	struct mm_struct *mm = (void *)vfa_ftrace_arg(fregs, 0);
+	unsigned int b;
 	int w, i;
 
+	if (!vfa_nr)
+		return;
 	for (w = 0; w < 2; w++) {
-		struct vfa_nr_bucket *b = vfa_nr_bucket(mm, w);
-
-		for (i = 0; i < VFA_NR_WAYS; i++)
-			if (READ_ONCE(b->mm[i]) == mm)
-				WRITE_ONCE(b->mm[i], NULL);
+		b = vfa_nr_index(mm, w);
+		if (!atomic_read(&vfa_nr_fill[b]))
+			continue;
+		for (i = 0; i < VFA_NR_WAYS; i++) {
+			if (READ_ONCE(vfa_nr[b].mm[i]) != mm)
+				continue;
+			WRITE_ONCE(vfa_nr[b].mm[i], NULL);
+			/* Uncounted once it cannot be seen. */
+			atomic_dec(&vfa_nr_fill[b]);
+		}
 	}
 }
 
-/* Alone on their functions, as in commit.c: no recursion wrapper. */
+/* Alone on its function, as in commit.c: no recursion wrapper. */
 static struct ftrace_ops vfa_nr_mmap_ops = {
 	.func = vfa_nr_mmap,
-};
-
-static struct ftrace_ops vfa_nr_exit_ops = {
-	.func = vfa_nr_exit_mmap,
 };
 
 /*
@@ -267,8 +287,10 @@ static bool vfa_nr_scan(void)
 }
 
 /*
- * At load, once every hook is in place: whatever the scan misses, they
- * see.  Interrupted, it is done again by the rebuild work.
+ * At load, once every other hook is in place (the removal at exit_mmap()
+ * is commit.c's): the callback at do_mmap() goes in, then the scan, and
+ * whatever the scan misses, the hooks see.  Interrupted, it is done again
+ * by the rebuild work.  Without the callback, every fork is walked.
  */
 void vfa_noreserve_scan(void)
 {
@@ -276,6 +298,11 @@ void vfa_noreserve_scan(void)
 
 	if (!vfa_nr)
 		return;
+	if (vfa_hook(&vfa_nr_mmap_ops, "do_mmap")) {
+		pr_info("no MAP_NORESERVE set: every fork's VMAs are walked\n");
+		return;
+	}
+	WRITE_ONCE(vfa_nr_hooked, true);
 	mutex_lock(&vfa_nr_mutex);
 	exact = vfa_nr_scan();
 	mutex_unlock(&vfa_nr_mutex);
@@ -318,8 +345,9 @@ static void vfa_nr_rebuild(struct work_struct *work)
 }
 
 /*
- * Without the set (no memory, or a hook refused), every fork is walked:
- * the module works as before, only dearer.
+ * The set, before any hook: without it (no memory, or the callback at
+ * do_mmap() refused), every fork is walked: the module works as before,
+ * only dearer.
  */
 void vfa_noreserve_init(void)
 {
@@ -327,31 +355,27 @@ void vfa_noreserve_init(void)
 	vfa_nr_bits = max(ilog2(roundup_pow_of_two(noreserve_size) /
 				VFA_NR_WAYS), 1);
 	vfa_nr = kvcalloc(1 << vfa_nr_bits, sizeof(*vfa_nr), GFP_KERNEL);
-	if (!vfa_nr)
-		goto err;
-	/* Removal first: no entry outlives its mm. */
-	if (vfa_hook(&vfa_nr_exit_ops, "exit_mmap"))
-		goto err_free;
-	if (vfa_hook(&vfa_nr_mmap_ops, "do_mmap"))
-		goto err_exit;
-	return;
-err_exit:
-	vfa_unhook(&vfa_nr_exit_ops);
-err_free:
+	vfa_nr_fill = kvcalloc(1 << vfa_nr_bits, sizeof(*vfa_nr_fill),
+			       GFP_KERNEL);
+	if (vfa_nr && vfa_nr_fill)
+		return;
+	kvfree(vfa_nr_fill);
 	kvfree(vfa_nr);
 	vfa_nr = NULL;
-err:
 	pr_info("no MAP_NORESERVE set: every fork's VMAs are walked\n");
 }
 
+/* After commit.c's hooks are gone: no removal comes any more. */
 void vfa_noreserve_exit(void)
 {
 	if (!vfa_nr)
 		return;
-	vfa_unhook(&vfa_nr_mmap_ops);
-	vfa_unhook(&vfa_nr_exit_ops);
+	if (vfa_nr_hooked)
+		vfa_unhook(&vfa_nr_mmap_ops);
+	vfa_nr_hooked = false;
 	/* No add is left to queue it again: the probes went first. */
 	cancel_delayed_work_sync(&vfa_nr_rebuild_work);
+	kvfree(vfa_nr_fill);
 	kvfree(vfa_nr);
 	vfa_nr = NULL;
 }

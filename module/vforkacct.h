@@ -13,9 +13,11 @@
 #define VFORKACCT_H
 
 #include <linux/types.h>
+#include <linux/highuid.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/time64.h>
+#include <linux/uidgid.h>
 
 struct mm_struct;
 struct pid;
@@ -112,6 +114,7 @@ void vfa_noreserve_init(void);
 void vfa_noreserve_exit(void);
 void vfa_noreserve_scan(void);
 void vfa_noreserve_add(struct mm_struct *mm);
+void vfa_noreserve_gone(struct mm_struct *mm);
 bool vfa_noreserve_maybe(const struct mm_struct *mm);
 long vfa_noreserve_mms(void);
 
@@ -124,6 +127,16 @@ struct vfa_judgement {
 };
 
 bool vfa_has_sys_admin(const struct cred *cred);
+
+/*
+ * from_kuid_munged(&init_user_ns, @uid) without its walk of the map: the
+ * initial namespace maps every valid id to itself.
+ */
+static inline uid_t vfa_uid(kuid_t uid)
+{
+	return uid_valid(uid) ? __kuid_val(uid) : overflowuid;
+}
+
 void vfa_judge(bool sys_admin, unsigned long parent_total_vm,
 	       unsigned long charge_pages, unsigned long committed_pages,
 	       struct vfa_judgement *j);
@@ -140,12 +153,12 @@ extern const struct kernel_param_ops vfa_size_ops;
 void vfa_ledger_thread(u64 probe_start);
 /* Why a fork's charge is unknown (charge -1, verdict unknown). */
 enum vfa_miss { VFA_MISS_NONE, VFA_MISS_LOCK, VFA_MISS_WALK };
+struct vfa_fork_result;
 void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
-		     u64 min_limit_kb, u64 probe_start, u64 walk_ns,
-		     enum vfa_miss miss);
+		     u64 min_limit_kb, u64 probe_start,
+		     const struct vfa_fork_result *fr, enum vfa_miss miss);
 void vfa_ledger_follow(struct task_struct *child, struct vfa_pending *p,
 		       u64 probe_start);
-struct vfa_fork_result;
 bool vfa_ledger_pending(struct vfa_record *rec, struct vfa_pending *p,
 			u64 min_limit_kb, u64 work_start,
 			const struct vfa_fork_result *fr, struct vfa_record *out);
@@ -195,8 +208,11 @@ int vfa_hook(struct ftrace_ops *ops, const char *func);
 void vfa_unhook(struct ftrace_ops *ops);
 /* commit.c's direct-call trampoline, in asm (compat.h) */
 void vfa_commit_tramp(void);
-struct vfa_pending *vfa_forking_take(struct task_struct *child, u8 kind,
-				     u64 now);
+enum vfa_take { VFA_TAKE_NONE, VFA_TAKE_NOW, VFA_TAKE_LATER };
+enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind, u64 now,
+			       struct vfa_fork_result *fr,
+			       struct vfa_pending **pend);
+void vfa_forking_exit(void);
 long vfa_committed_pages(void);
 void vfa_commit_stats(struct vfa_commit_stats *s);
 void vfa_commit_programs(void (*fn)(const struct vfa_program *p, void *arg),
@@ -225,8 +241,6 @@ void vfa_trace_outcome(const struct vfa_record *r);
 u64 vfa_pid_ns_birth(struct pid_namespace *ns);
 
 /* hooks.c */
-void vfa_fill_parent(struct vfa_record *rec, pid_t tgid, struct pid *pid,
-		     u64 now);
 void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr);
 void vfa_log_refused(const struct vfa_fork_result *fr);
 int vfa_hooks_init(void);

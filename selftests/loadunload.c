@@ -6,8 +6,10 @@
  * /proc/vforkacct, no tracefs events, forks still work) and kernel memory
  * (Slab, Percpu, VmallocUsed) is back where it was, within noise.  On a
  * kernel with kmemleak (the debug kernel of scripts/debug-kernel), a scan
- * after the cycles finds no leak that points at the module.  rmmod waits
- * for a clone in flight (a vfork whose child has not exited) to return.
+ * after the cycles finds no leak that points at the module.  rmmod
+ * beside a clone in flight (a vfork whose child has not exited yet)
+ * neither waits for it nor breaks it: the module logged the vfork when
+ * its child was made, and left nothing on the parent.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -163,10 +165,10 @@ static double now_s(void)
 
 /*
  * A vfork whose child sleeps @hold_s before it exits keeps its parent
- * inside kernel_clone(), with the module's task_work queued on it, for
- * that long.  rmmod must wait for the parent to return (else the
- * task_work would run freed code: an Oops), then succeed.  Returns how
- * long rmmod took, or -1 if it or the parent failed.
+ * inside kernel_clone() for that long, after task_newtask logged it.
+ * Nothing of the module's is left to run on the parent (a task_work
+ * would run freed code: an Oops), so rmmod need not wait for it.
+ * Returns how long rmmod took, or -1 if it or the parent failed.
  */
 static double rmmod_beside_vfork(int hold_s)
 {
@@ -284,8 +286,8 @@ int main(void)
 
 	t = rmmod_beside_vfork(4);
 	ktap_info("rmmod beside a vfork held 4 s: %.2f s", t);
-	ktap_test(t >= 2.5 && access(VFA_PROC, F_OK) && fork_and_reap() > 0,
-		  "rmmod_waits_for_a_vfork_in_flight");
+	ktap_test(t >= 0 && t < 3.5 && access(VFA_PROC, F_OK) &&
+		  fork_and_reap() > 0, "rmmod_beside_a_vfork_in_flight");
 
 	load();	/* leave it as the runner expects */
 	return ktap_finish();

@@ -3,6 +3,7 @@
  * outcomes: each logged child is followed to its first exec or its exit,
  * and its row says which, how long it lived, and how many faults it took.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -10,9 +11,11 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "ktap.h"
@@ -198,9 +201,9 @@ static bool spawn_exec(void)
 }
 
 /*
- * A clone's record is written as its parent returns to user space; a
- * child that execs or exits before that (a vfork's always does) leaves
- * its outcome for the parent to log with the record.  CLONE_VFORK without
+ * A clone's record is written before its child runs, so a child that
+ * execs or exits before its parent returns from the fork (a vfork's
+ * always does) still finds it.  CLONE_VFORK without
  * CLONE_VM is a fork (own mm, charged) whose parent waits like a vfork's,
  * until the child's exec replaces its mm, a little before the exec
  * tracepoint.  Both as SCHED_FIFO on one CPU, the woken parent cannot
@@ -271,6 +274,162 @@ static bool vfork_ends_before_record(void)
 	       !strcmp(r.exec_comm, "-") && r.life_us >= 250000;
 }
 
+#define BARE_STACK	(256 * 1024)
+
+static ucontext_t bare_main, bare_side;
+
+/*
+ * Runs on a stack of its own (shared memory): replaces each private data
+ * mapping of the process (data, bss, heap, the stack it came from, and
+ * the read-only ones that were writable once, as a loader's relro parts,
+ * still charged) with a shared copy at the same address, so that the
+ * process holds nothing a fork is charged for.  The kernel's own
+ * mappings ([vvar], [vdso]) stay.  Plain syscalls only: nothing may map
+ * private memory again.
+ */
+static void bare_convert(void)
+{
+	char buf[8192], *line, *end, *perms, *name;
+	unsigned long lo, hi;
+	ssize_t n;
+	void *copy;
+	int fd;
+
+	fd = open("/proc/self/maps", O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0 || n == sizeof(buf) - 1)
+		_exit(3);
+	close(fd);
+	buf[n] = '\0';
+	for (line = buf; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			_exit(4);
+		perms = strchr(line, ' ') + 1;
+		name = strchr(line, '[');
+		if (strncmp(perms, "rw-p", 4) && strncmp(perms, "r--p", 4))
+			continue;
+		if (name && (!end || name < end) &&
+		    strncmp(name, "[heap]", 6) && strncmp(name, "[stack]", 7))
+			continue;
+		copy = mmap(NULL, hi - lo, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (copy == MAP_FAILED)
+			_exit(5);
+		memcpy(copy, (void *)lo, hi - lo);
+		if (mremap(copy, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   (void *)lo) == MAP_FAILED)
+			_exit(6);
+	}
+	swapcontext(&bare_side, &bare_main);
+}
+
+/*
+ * clone(CLONE_VFORK | SIGCHLD): a fork whose parent waits until the child
+ * exits, which it does at once, in the same asm: parent and child share
+ * the (shared) stack, so the child must not touch it, not even to return
+ * from a call.  The child's pid, or -1.
+ */
+static long bare_clone_and_exit(void)
+{
+#if defined(__x86_64__)
+	register long r10 asm("r10") = 0;
+	register long r8 asm("r8") = 0;
+	long ret;
+
+	asm volatile("syscall\n\t"
+		     "test %%rax, %%rax\n\t"
+		     "jnz 1f\n\t"
+		     "mov %[nr_exit], %%eax\n\t"
+		     "xor %%edi, %%edi\n\t"
+		     "syscall\n"
+		     "1:"
+		     : "=a"(ret)
+		     : "0"((long)SYS_clone), "D"((long)(CLONE_VFORK | SIGCHLD)),
+		       "S"(0L), "d"(0L), "r"(r10), "r"(r8),
+		       [nr_exit] "i"(SYS_exit)
+		     : "rcx", "r11", "memory");
+	return ret < 0 ? -1 : ret;
+#elif defined(__aarch64__)
+	register long x0 asm("x0") = CLONE_VFORK | SIGCHLD;
+	register long x1 asm("x1") = 0, x2 asm("x2") = 0, x3 asm("x3") = 0;
+	register long x4 asm("x4") = 0;
+	register long x8 asm("x8") = SYS_clone;
+
+	asm volatile("svc #0\n\t"
+		     "cbnz x0, 1f\n\t"
+		     "mov x8, %[nr_exit]\n\t"
+		     "mov x0, #0\n\t"
+		     "svc #0\n"
+		     "1:"
+		     : "+r"(x0), "+r"(x8)
+		     : "r"(x1), "r"(x2), "r"(x3), "r"(x4),
+		       [nr_exit] "i"(SYS_exit)
+		     : "memory");
+	return x0 < 0 ? -1 : x0;
+#else
+	return -1;
+#endif
+}
+
+/*
+ * A process that holds no private writable memory at all forks: the fork
+ * asks for no commit, so the module sums the commit in the parent's
+ * task_work and logs the record there.  CLONE_VFORK (without CLONE_VM:
+ * still a fork) keeps the parent waiting until the child has exited
+ * (the child runs on the same shared stack meanwhile, and only exits),
+ * so the outcome comes before the record, and the row must have both.
+ */
+static bool bare_fork_logged_by_parent(void)
+{
+	long long forks = vfa_summary("forks");
+	long long exits = vfa_summary("exit_without_exec");
+	int p[2], status = 0;
+	pid_t helper, pid = -1;
+	struct vfa_row r;
+	void *stack;
+
+	if (pipe(p))
+		return false;
+	helper = fork();
+	if (helper == 0) {
+		stack = mmap(NULL, BARE_STACK, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (stack == MAP_FAILED || getcontext(&bare_side))
+			_exit(3);
+		bare_side.uc_stack.ss_sp = stack;
+		bare_side.uc_stack.ss_size = BARE_STACK;
+		bare_side.uc_link = NULL;
+		makecontext(&bare_side, bare_convert, 0);
+		if (swapcontext(&bare_main, &bare_side))
+			_exit(7);
+		pid = bare_clone_and_exit();
+		write(p[1], &pid, sizeof(pid));
+		syscall(SYS_wait4, pid, NULL, 0, NULL);
+		syscall(SYS_exit_group, 0);
+	}
+	close(p[1]);
+	if (helper < 0 || read(p[0], &pid, sizeof(pid)) != sizeof(pid))
+		pid = -1;
+	close(p[0]);
+	if (helper > 0)
+		waitpid(helper, &status, 0);
+	if (pid <= 0) {
+		ktap_info("the bare process could not fork (its exit status %d)",
+			  helper > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return false;
+	}
+	r = row_of(helper, pid);
+	ktap_info("fork asking no commit: kind %s charge %ld kB committed %ld kB outcome %s; forks +%lld, exits +%lld",
+		  r.kind, r.charge_kb, r.committed_kb, r.outcome,
+		  vfa_summary("forks") - forks,
+		  vfa_summary("exit_without_exec") - exits);
+	return !strcmp(r.kind, "fork") && r.charge_kb == 0 &&
+	       r.committed_kb > 0 && !strcmp(r.outcome, "exit") &&
+	       vfa_summary("forks") == forks + 2 &&
+	       vfa_summary("exit_without_exec") == exits + 2;
+}
+
 /*
  * A new task reusing a logged child's pid must not close the old record.
  * ns_last_pid makes the kernel hand out the dead child's pid again.
@@ -315,7 +474,7 @@ static bool pid_reuse(void)
 int main(void)
 {
 	vfa_require_module();
-	ktap_plan(10);
+	ktap_plan(11);
 	vfa_reset();
 	ktap_test(fork_exec(), "fork_exec_outcome_is_exec");
 	ktap_test(fork_exit(), "fork_exit_outcome_is_exit");
@@ -329,5 +488,7 @@ int main(void)
 		  "fork_child_exec_before_parent_returns_is_in_its_row");
 	ktap_test(vfork_ends_before_record(),
 		  "vfork_child_exit_is_in_its_row_with_its_life");
+	ktap_test(bare_fork_logged_by_parent(),
+		  "fork_asking_no_commit_is_logged_with_its_outcome");
 	return ktap_finish();
 }

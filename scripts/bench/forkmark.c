@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * forkmark N: N times fork, _exit in the child, reap; between two calls
+ * of vfa_mark(), whose address scripts/bench/insnprof gives its QEMU
+ * plugin, so that the plugin's counts cover the loop and nothing else of
+ * this process.  The parent maps a few small regions first: about 10 VMAs,
+ * 8 of them charged, as the overhead bench's smallest parent.  Built
+ * static and non-PIE, so that the marker's address is fixed.
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+__attribute__((noinline, used)) void vfa_mark(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+static void fork_and_reap(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 1000, i;
+	char *p;
+
+	for (i = 0; i < 3; i++) {
+		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return 1;
+		p[0] = 1;
+		mmap(p + 8192, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	}
+	/* Warm up: the first forks fault in what every later one shares. */
+	for (i = 0; i < 50; i++)
+		fork_and_reap();
+	vfa_mark();
+	for (i = 0; i < n; i++)
+		fork_and_reap();
+	vfa_mark();
+	return 0;
+}

@@ -100,7 +100,7 @@ static struct vfa_forking {
 	bool nr_maybe;		/* ... the parent may hold some (noreserve.c) */
 	long committed;		/* the system commit, at the first, or -1 */
 	unsigned long noreserve_fork_pages;
-	u64 walk_ns;
+	u64 walk_ticks;
 } forking[VFA_FORKING_SLOTS];
 
 /*
@@ -239,7 +239,7 @@ static void notrace vfa_forking_result(const struct vfa_forking *f,
 	*fr = (struct vfa_fork_result) {
 		.charge_pages = f->tried,
 		.noreserve_pages = f->walked ? f->noreserve_fork_pages : 0,
-		.walk_ns = f->walk_ns,
+		.walk_ticks = f->walk_ticks,
 		.committed = f->committed,
 		.noreserve_walked = f->walked && f->nr_maybe,
 		.asked = f->tried > 0,
@@ -336,14 +336,14 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 	f->walked = false;
 	/* Until its first request says otherwise (noreserve.c). */
 	f->nr_maybe = true;
-	f->walk_ns = 0;
+	f->walk_ticks = 0;
 	f->committed = -1;
 	if (vm) {
-		start = local_clock();
+		start = vfa_ticks();
 		if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
 			atomic_long_inc(&vfa_walks_atomic);
 		f->committed = vfa_committed_pages();
-		f->walk_ns = local_clock() - start;
+		f->walk_ticks = vfa_ticks_since(start);
 	}
 	return;
 miss:
@@ -363,7 +363,7 @@ miss:
  * clone was not followed (the table was full): the caller logs it as it
  * can.
  */
-enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind, u64 now,
+enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind,
 			       struct vfa_fork_result *fr,
 			       struct vfa_pending **pend)
 {
@@ -393,7 +393,7 @@ enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind, u64 now,
 	p->pid = get_pid(task_pid(child));
 	p->tgid = child->tgid;
 	p->start_time = child->start_time;
-	p->fork_ns = now;
+	p->fork_ns = child->start_boottime;
 	p->kind = kind;
 	p->tracked = false;
 	p->ended = false;
@@ -506,7 +506,7 @@ static noinline void vfa_forking_first(struct vfa_forking *f,
 				       struct mm_struct *mm, long pages,
 				       bool admin)
 {
-	u64 start = local_clock();
+	u64 start = vfa_ticks();
 	struct vfa_charge c;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
@@ -522,7 +522,7 @@ static noinline void vfa_forking_first(struct vfa_forking *f,
 		}
 		f->walked = true;
 	}
-	f->walk_ns = local_clock() - start;
+	f->walk_ticks = vfa_ticks_since(start);
 	f->tried = pages;
 	f->admin = admin;
 }

@@ -92,6 +92,25 @@ static inline u64 vfa_task_cgroup_id(struct task_struct *p)
 }
 
 /*
+ * A counter the CPU reads in a few instructions, at a rate the kernel
+ * knows (kHz, read at read time: x86 refines tsc_khz after boot), for
+ * timing the module's own work (ledger.c's vfa_ticks()).  x86-64: the
+ * TSC; arm64: the generic timer's count at CNTFRQ.  Rate 0: none.
+ */
+#if defined(CONFIG_X86_64)
+#include <asm/tsc.h>
+#define vfa_counter_read() rdtsc()
+#define vfa_counter_khz() (boot_cpu_has(X86_FEATURE_TSC) ? tsc_khz : 0)
+#elif defined(CONFIG_ARM64) && defined(CONFIG_ARM_ARCH_TIMER)
+#include <asm/arch_timer.h>
+#define vfa_counter_read() get_cycles()
+#define vfa_counter_khz() (arch_timer_get_cntfrq() / 1000)
+#else
+#define vfa_counter_read() 0ULL
+#define vfa_counter_khz() 0U
+#endif
+
+/*
  * x86-64 kernels with ftrace direct calls: a function's entry can call a
  * trampoline of the module's own, as it calls a BPF trampoline, instead
  * of ftrace's (commit.c).  6.5 renamed 6.1's ops-based API from

@@ -114,7 +114,7 @@ static void vfa_judge_fork(const struct vfa_fork_result *fr, u8 kind,
  */
 void vfa_log_followed(struct vfa_pending *p, const struct vfa_fork_result *fr)
 {
-	u64 start = local_clock();
+	u64 start = vfa_ticks();
 	struct vfa_record rec = {}, out;
 	struct vfa_judgement j;
 	bool ended;
@@ -171,8 +171,8 @@ static __always_inline void vfa_probe_leave(void)
 static void vfa_newtask(struct task_struct *child,
 			VFA_CLONE_FLAGS_T clone_flags)
 {
-	/* The fork's time, and the start of the probe's own (see ledger.c). */
-	u64 start = ktime_get_boottime_ns();
+	/* The probe's own time (ledger.c); the fork's is the child's start. */
+	u64 start = vfa_ticks();
 	struct vfa_fork_result fr = { .committed = -1 };
 	enum vfa_miss miss = VFA_MISS_NONE;
 	struct vfa_record rec = {};
@@ -201,7 +201,7 @@ static void vfa_newtask(struct task_struct *child,
 	 * already, so the fork is judged and logged here, O(1).  One that
 	 * asked for nothing waits for the parent's task_work.
 	 */
-	take = vfa_forking_take(child, kind, start, &fr, &p);
+	take = vfa_forking_take(child, kind, &fr, &p);
 	if (take == VFA_TAKE_LATER) {
 		vfa_ledger_follow(child, p, start);
 		return;
@@ -232,7 +232,8 @@ static void vfa_newtask(struct task_struct *child,
 	}
 log:
 	/* A new child leads its thread group: its pid is its tgid's. */
-	vfa_fill_parent(&rec, child->tgid, task_pid(child), start);
+	vfa_fill_parent(&rec, child->tgid, task_pid(child),
+			child->start_boottime);
 	vfa_judge_fork(&fr, kind, miss, &rec, &j);
 	vfa_ledger_fork(&rec, child, j.min_limit_kb, start,
 			take == VFA_TAKE_NOW ? &fr : NULL, miss);

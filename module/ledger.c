@@ -20,6 +20,7 @@
 #include <linux/cache.h>
 #include <linux/hash.h>
 #include <linux/log2.h>
+#include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
@@ -39,6 +40,18 @@
 /* Stripes of the tracking table: one per 1024 children, at most 64. */
 #define VFA_STRIPE_SHARE	1024
 #define VFA_STRIPES_MAX		64
+
+bool vfa_ticks_hw __read_mostly;
+
+/* @t ticks (vfa_ticks()) in ns, at the counter's rate now. */
+static u64 vfa_ticks_ns(u64 t)
+{
+	u32 khz = vfa_counter_khz();
+
+	if (!vfa_ticks_hw)
+		return t;
+	return khz ? mul_u64_u32_div(t, USEC_PER_SEC, khz) : 0;
+}
 
 /* A child being followed to its exec or exit; tgid 0 marks a free slot. */
 struct vfa_track {
@@ -237,16 +250,13 @@ static bool vfa_track_add(const struct vfa_track *t)
 	return ok;
 }
 
-/*
- * Probe time on the boot clock: the records read it anyway, so a probe
- * reads one clock twice rather than two clocks three times.
- */
+/* A probe's time, from @start (vfa_ticks()) to now: one CPU throughout. */
 static void vfa_account_probe(struct vfa_counters *c, u64 start)
 {
-	u64 ns = ktime_get_boottime_ns() - start;
+	u64 t = vfa_ticks() - start;	/* one CPU: preemption is off */
 
-	vfa_add(&c->probe_ns, ns);
-	vfa_raise(&c->probe_max_ns, ns);
+	vfa_add(&c->probe_ns, t);
+	vfa_raise(&c->probe_max_ns, t);
 }
 
 void vfa_ledger_thread(u64 probe_start)
@@ -279,9 +289,9 @@ static u64 vfa_seq_shown(u64 seq)
 
 static void vfa_count_fork(struct vfa_counters *c,
 			   const struct vfa_record *rec, u64 min_limit_kb,
-			   u64 walk_ns, enum vfa_miss miss)
+			   u64 walk_ticks, enum vfa_miss miss)
 {
-	vfa_add(&c->walk_ns, walk_ns);
+	vfa_add(&c->walk_ns, walk_ticks);
 	switch (rec->kind) {
 	case VFA_FORK:
 		vfa_add(&c->forks, 1);
@@ -337,7 +347,7 @@ void vfa_ledger_fork(struct vfa_record *rec, struct task_struct *child,
 		.verdict = rec->verdict,
 	};
 
-	vfa_count_fork(c, rec, min_limit_kb, fr ? fr->walk_ns : 0, miss);
+	vfa_count_fork(c, rec, min_limit_kb, fr ? fr->walk_ticks : 0, miss);
 	if (fr)
 		vfa_add(&c->noreserve_walks, fr->noreserve_walked);
 	vfa_log(rec);
@@ -440,7 +450,7 @@ logged:
 	/* Counted with its fork, in the same epoch but for a racing reset. */
 	if (ended)
 		vfa_count_outcome(c, out->kind, out->verdict, out->outcome);
-	vfa_add(&c->walk_ns, fr->walk_ns + local_clock() - work_start);
+	vfa_add(&c->walk_ns, fr->walk_ticks + vfa_ticks_since(work_start));
 	vfa_add(&c->noreserve_walks, fr->noreserve_walked);
 	preempt_enable();
 	return ended;
@@ -487,7 +497,7 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	struct vfa_track t;
 	struct vfa_slot *s;
 	unsigned int home;
-	u64 start;
+	u64 start, now;
 	int i;
 
 	/* Nothing followed in its stripe: no lock taken, no clock read. */
@@ -495,7 +505,8 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	if (!READ_ONCE(st->used))
 		return false;
 
-	start = ktime_get_boottime_ns();
+	start = vfa_ticks();
+	now = ktime_get_boottime_ns();
 	raw_spin_lock(&st->lock);
 	i = vfa_track_find(st, home, p->tgid, start_time);
 	if (i >= 0) {
@@ -505,7 +516,7 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 			/* Before its record: the parent's task_work logs it. */
 			pend = t.pend;
 			pend->outcome = outcome;
-			pend->life_us = div_u64(start - t.fork_ns, 1000);
+			pend->life_us = div_u64(now - t.fork_ns, 1000);
 			vfa_outcome_fill(p, outcome, &pend->faults,
 					 pend->exec_comm);
 			pend->ended = true;
@@ -528,7 +539,7 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 	rec->kind = t.kind;
 	rec->verdict = t.verdict;
 	rec->outcome = outcome;
-	rec->life_us = div_u64(start - t.fork_ns, 1000);
+	rec->life_us = div_u64(now - t.fork_ns, 1000);
 	vfa_outcome_fill(p, outcome, &rec->faults, rec->exec_comm);
 	s = &ring[t.seq % log_size];
 	raw_spin_lock(&s->lock);
@@ -600,6 +611,9 @@ void vfa_ledger_counters(struct vfa_counters *c)
 		vfa_sum(&c->walk_ns, &f->walk_ns);
 		vfa_sum(&c->noreserve_walks, &f->noreserve_walks);
 	}
+	c->probe_ns = vfa_ticks_ns(c->probe_ns);
+	c->probe_max_ns = vfa_ticks_ns(c->probe_max_ns);
+	c->walk_ns = vfa_ticks_ns(c->walk_ns);
 	c->logged = atomic64_read(&next_seq) - READ_ONCE(log_base);
 }
 
@@ -656,6 +670,7 @@ int vfa_ledger_init(void)
 
 	load_time = ktime_get_real_seconds();
 	reset_time = load_time;
+	vfa_ticks_hw = vfa_counter_khz() != 0;
 	/*
 	 * Small tables are one stripe holding exactly track_size; larger
 	 * ones are split, each stripe holding its share and a quarter more,

@@ -18,6 +18,9 @@
 #include <linux/string.h>
 #include <linux/time64.h>
 #include <linux/uidgid.h>
+#include <linux/sched/clock.h>
+
+#include "compat.h"
 
 struct mm_struct;
 struct pid;
@@ -91,6 +94,7 @@ struct vfa_counters {
 	u64 refused;
 	u64 lock_misses;
 	u64 walk_misses;
+	/* Per CPU in vfa_ticks(), in ns once summed (vfa_ledger_counters()). */
 	u64 probe_ns;
 	u64 probe_max_ns;
 	u64 walk_ns;		/* preemptible work per fork (see README) */
@@ -145,6 +149,27 @@ unsigned long vfa_admin_reserve_kb(void);
 unsigned long vfa_user_reserve_kb(void);
 
 /* ledger.c */
+/*
+ * The clock of the module's own time (probe_ns, probe_max_ns, walk_ns):
+ * the CPU's counter where it has one of known rate (compat.h), a few
+ * instructions a read against about forty for the boot clock; else
+ * local_clock().  In ticks, converted to ns when read.
+ */
+extern bool vfa_ticks_hw;
+
+static __always_inline u64 vfa_ticks(void)
+{
+	return likely(vfa_ticks_hw) ? vfa_counter_read() : local_clock();
+}
+
+/* Ticks since @start, 0 if the task moved to a CPU whose count is behind. */
+static __always_inline u64 vfa_ticks_since(u64 start)
+{
+	s64 d = vfa_ticks() - start;
+
+	return d > 0 ? d : 0;
+}
+
 int vfa_ledger_init(void);
 void vfa_ledger_exit(void);
 unsigned int vfa_log_size(void);
@@ -196,7 +221,7 @@ void vfa_commit_exit(void);
 struct vfa_fork_result {
 	unsigned long charge_pages;
 	unsigned long noreserve_pages;	/* the child's MAP_NORESERVE memory */
-	u64 walk_ns;			/* preemptible time at its first request */
+	u64 walk_ticks;			/* preemptible time at its first request */
 	long committed;			/* the system commit before it, or -1 */
 	bool noreserve_walked;		/* the parent's VMAs walked for it */
 	bool asked;			/* it made a request, so that: */
@@ -209,7 +234,7 @@ void vfa_unhook(struct ftrace_ops *ops);
 /* commit.c's direct-call trampoline, in asm (compat.h) */
 void vfa_commit_tramp(void);
 enum vfa_take { VFA_TAKE_NONE, VFA_TAKE_NOW, VFA_TAKE_LATER };
-enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind, u64 now,
+enum vfa_take vfa_forking_take(struct task_struct *child, u8 kind,
 			       struct vfa_fork_result *fr,
 			       struct vfa_pending **pend);
 void vfa_forking_exit(void);

@@ -85,6 +85,49 @@ static bool running_child(void)
 	       r.faults == -1 && !strcmp(r.exec_comm, "-");
 }
 
+/* /proc/PID/stat's starttime (field 22), in clock ticks; -1 if unread. */
+static long long start_ticks(pid_t pid)
+{
+	char path[64], *buf, *p;
+	long long t = -1;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	buf = read_file(path);
+	if (!buf)
+		return -1;
+	/* Fields count from after the comm's closing parenthesis (3). */
+	p = strrchr(buf, ')');
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%lld", &t);
+	free(buf);
+	return t;
+}
+
+/*
+ * A fork's time is the boot-clock time the kernel gave the child as it
+ * created it, so the row's time_ns, in clock ticks, is the child's
+ * starttime in /proc/PID/stat exactly.
+ */
+static bool fork_time_is_start_time(void)
+{
+	long long hz = sysconf(_SC_CLK_TCK), st;
+	struct vfa_row r;
+	int wfd = -1;
+	pid_t pid = fork_sleeper(&wfd);
+
+	st = start_ticks(pid);
+	r = row_of(getpid(), pid);
+	close(wfd);
+	waitpid(pid, NULL, 0);
+	ktap_info("child %d: time_ns %llu, starttime %lld ticks of 1/%lld s",
+		  pid, (unsigned long long)r.time_ns, st, hz);
+	return hz > 0 && st > 0 && r.time_ns > 0 &&
+	       (long long)(r.time_ns / (1000000000ULL / hz)) == st;
+}
+
 static void *exec_from_thread(void *arg)
 {
 	(void)arg;
@@ -474,11 +517,12 @@ static bool pid_reuse(void)
 int main(void)
 {
 	vfa_require_module();
-	ktap_plan(11);
+	ktap_plan(12);
 	vfa_reset();
 	ktap_test(fork_exec(), "fork_exec_outcome_is_exec");
 	ktap_test(fork_exit(), "fork_exit_outcome_is_exit");
 	ktap_test(running_child(), "sleeping_child_is_running");
+	ktap_test(fork_time_is_start_time(), "fork_time_is_the_childs_start_time");
 	ktap_test(exec_non_leader(), "exec_from_non_leader_thread_is_exec");
 	ktap_test(threads_dont_end_record(), "child_threads_do_not_end_record");
 	ktap_test(grandchild(), "child_that_forks_is_a_new_parent");

@@ -94,7 +94,7 @@ static inline u64 vfa_task_cgroup_id(struct task_struct *p)
 /*
  * A counter the CPU reads in a few instructions, at a rate the kernel
  * knows (kHz, read at read time: x86 refines tsc_khz after boot), for
- * timing the module's own work (ledger.c's vfa_ticks()).  x86-64: the
+ * timing the module's own work (vfa_ticks() in vforkacct.h).  x86-64: the
  * TSC; arm64: the generic timer's count at CNTFRQ.  Rate 0: none.
  */
 #if defined(CONFIG_X86_64)

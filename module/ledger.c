@@ -46,10 +46,11 @@ bool vfa_ticks_hw __read_mostly;
 /* @t ticks (vfa_ticks()) in ns, at the counter's rate now. */
 static u64 vfa_ticks_ns(u64 t)
 {
-	u32 khz = vfa_counter_khz();
+	u32 khz;
 
 	if (!vfa_ticks_hw)
 		return t;
+	khz = vfa_counter_khz();
 	return khz ? mul_u64_u32_div(t, USEC_PER_SEC, khz) : 0;
 }
 
@@ -506,10 +507,11 @@ bool vfa_ledger_outcome(struct task_struct *p, u8 outcome,
 		return false;
 
 	start = vfa_ticks();
-	now = ktime_get_boottime_ns();
 	raw_spin_lock(&st->lock);
 	i = vfa_track_find(st, home, p->tgid, start_time);
 	if (i >= 0) {
+		/* Only a followed child's end reads the boot clock. */
+		now = ktime_get_boottime_ns();
 		t = st->slots[i];
 		vfa_track_del(st, i);
 		if (t.pending) {

@@ -136,24 +136,108 @@ static atomic_long_t vfa_slot_misses;
 static atomic_long_t vfa_walks_atomic;
 
 /*
+ * What a sum of the system commit saw: the counter's global part, one
+ * CPU's own part and the sum, and the tick it began in.  Each CPU keeps
+ * the last one it made for plain requests (vfa_commit_seen_pages()).
+ */
+struct vfa_commit_seen {
+	unsigned long jiffies;
+	s64 count;
+	s32 local;
+	long pages;
+};
+
+static DEFINE_PER_CPU(struct vfa_commit_seen, vfa_commit_seen);
+
+/*
  * The system commit in pages, summed as __percpu_counter_sum() does but
  * without its lock: a request racing on another CPU may be in it or not,
- * as it may be either side of the lock.  O(online CPUs) loads, no store.
+ * as it may be either side of the lock.  A CPU whose part folds into the
+ * global one meanwhile (count += part; part = 0) would be missed or
+ * counted twice: then the global part has changed, and the sum is made
+ * again (the fold writes both under its lock, with no order between them
+ * for a reader without it: on arm64 this narrows the race, no more).
+ * O(online CPUs) loads, no store.  @me: whose part goes in @seen.
  */
+static long notrace vfa_commit_sum(struct percpu_counter *fbc, int me,
+				   struct vfa_commit_seen *seen)
+{
+	int cpu, tries = 3;
+	s64 count, sum;
+	s32 part;
+
+	seen->jiffies = READ_ONCE(jiffies);
+	seen->local = 0;
+	do {
+		count = READ_ONCE(fbc->count);
+		/* Each CPU's part read after the global one ... */
+		smp_rmb();
+		sum = count;
+		/* A bit test per CPU: for_each_online_cpu()'s searches cost more. */
+		for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+			if (!cpu_online(cpu))
+				continue;
+			part = READ_ONCE(*per_cpu_ptr(fbc->counters, cpu));
+			if (cpu == me)
+				seen->local = part;
+			sum += part;
+		}
+		/* ... and before it is read again. */
+		smp_rmb();
+	} while (READ_ONCE(fbc->count) != count && --tries);
+	seen->count = count;
+	seen->pages = max_t(s64, sum, 0);
+	return seen->pages;
+}
+
 long notrace vfa_committed_pages(void)
 {
 	struct percpu_counter *fbc = READ_ONCE(vfa_committed_as);
-	s64 sum;
-	int cpu;
+	struct vfa_commit_seen seen;
 
 	if (!fbc)
 		return vm_memory_committed();
-	sum = READ_ONCE(fbc->count);
-	/* A bit test per CPU: for_each_online_cpu()'s searches cost more. */
-	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
-		if (cpu_online(cpu))
-			sum += READ_ONCE(*per_cpu_ptr(fbc->counters, cpu));
-	return max_t(s64, sum, 0);
+	return vfa_commit_sum(fbc, -1, &seen);
+}
+
+/*
+ * The system commit for a plain request, O(1): the sum this CPU made in
+ * this tick, if no CPU's part has folded into the global one since,
+ * plus what this CPU's part has moved since (exact for this CPU).  Else
+ * a new sum, which this CPU keeps.  What it can miss, for less than a
+ * tick: what other CPUs committed or freed since, below the counter's
+ * batch (README: "Plain requests").  Preemptible; the cache is touched
+ * with preemption off.
+ */
+static long notrace vfa_commit_seen_pages(void)
+{
+	struct percpu_counter *fbc = READ_ONCE(vfa_committed_as);
+	struct vfa_commit_seen *s, fresh;
+	long pages = -1;
+	int cpu;
+	s32 part;
+
+	if (!fbc)
+		return vm_memory_committed();
+	preempt_disable_notrace();
+	s = this_cpu_ptr(&vfa_commit_seen);
+	cpu = smp_processor_id();
+	/* The same tick.  (A CPU's first request sums: s->jiffies is 0.) */
+	if (s->jiffies && !time_after(READ_ONCE(jiffies), s->jiffies) &&
+	    s->count == READ_ONCE(fbc->count)) {
+		part = READ_ONCE(*this_cpu_ptr(fbc->counters));
+		pages = max_t(s64, s->pages + (s64)part - s->local, 0);
+	}
+	preempt_enable_notrace();
+	if (pages >= 0)
+		return pages;
+	pages = vfa_commit_sum(fbc, cpu, &fresh);
+	preempt_disable_notrace();
+	/* Kept only where its own part was read: else the next one sums. */
+	if (smp_processor_id() == cpu)
+		*this_cpu_ptr(&vfa_commit_seen) = fresh;
+	preempt_enable_notrace();
+	return pages;
 }
 
 static int vfa_catches;
@@ -595,9 +679,9 @@ static noinline void notrace vfa_commit_plain(unsigned long ip,
 	struct vfa_judgement j;
 	int bit;
 
-	/* Preemptible: the O(CPUs) sum stays out of the atomic part. */
+	/* Preemptible: a new sum (once a tick) stays out of the atomic part. */
 	vfa_judge(admin, mm ? READ_ONCE(mm->total_vm) : 0, pages,
-		  vfa_committed_pages() + pages, &j);
+		  vfa_commit_seen_pages() + pages, &j);
 
 	/* Also disables preemption: the per-CPU counters below need it. */
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);

@@ -3,11 +3,13 @@
  * forkmark N: N times fork, _exit in the child, reap; between two calls
  * of vfa_mark(), whose address scripts/bench/insnprof gives its QEMU
  * plugin, so that the plugin's counts cover the loop and nothing else of
- * this process.  The parent maps a few small regions first: about 10 VMAs,
+ * this process.  forkmark N plain: N times mmap and munmap one private
+ * writable page instead, one plain commit request each.  The parent maps a few small regions first: about 10 VMAs,
  * 8 of them charged, as the overhead bench's smallest parent.  Built
  * static and non-PIE, so that the marker's address is fixed.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,15 @@
 __attribute__((noinline, used)) void vfa_mark(void)
 {
 	__asm__ volatile("" ::: "memory");
+}
+
+static void map_unmap(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || munmap(p, 4096))
+		exit(1);
 }
 
 static void fork_and_reap(void)
@@ -30,7 +41,11 @@ static void fork_and_reap(void)
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1000, i;
+	void (*step)(void) = fork_and_reap;
 	char *p;
+
+	if (argc > 2 && !strcmp(argv[2], "plain"))
+		step = map_unmap;
 
 	for (i = 0; i < 3; i++) {
 		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -43,10 +58,10 @@ int main(int argc, char **argv)
 	}
 	/* Warm up: the first forks fault in what every later one shares. */
 	for (i = 0; i < 50; i++)
-		fork_and_reap();
+		step();
 	vfa_mark();
 	for (i = 0; i < n; i++)
-		fork_and_reap();
+		step();
 	vfa_mark();
 	return 0;
 }

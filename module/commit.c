@@ -39,8 +39,9 @@
  *
  * A vfork, a posix_spawn or another CLONE_VM clone charges nothing and
  * makes no request, but its row shows the system commit at the fork: the
- * kernel_clone() callback sums it there, preemptibly, into the clone's
- * slot for its task_work to take.
+ * kernel_clone() callback reads it there as a plain request does (its
+ * CPU's sum of this tick), preemptibly, into the clone's slot for its
+ * task_work to take.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -391,7 +392,7 @@ static bool notrace vfa_forking_queue(struct vfa_forking *f)
 /*
  * kernel_clone(args), at its entry: a fork or a CLONE_VM clone starts.
  * Claim a slot (the one a failed clone of the task left, if any); a
- * CLONE_VM clone's system commit is summed here, preemptibly.
+ * CLONE_VM clone's system commit is read here, preemptibly.
  */
 static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 				    struct ftrace_ops *op,
@@ -426,7 +427,8 @@ static void notrace vfa_clone_entry(unsigned long ip, unsigned long parent_ip,
 		start = vfa_ticks();
 		if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
 			atomic_long_inc(&vfa_walks_atomic);
-		f->committed = vfa_committed_pages();
+		/* Only shown, never judged: a plain request's view will do. */
+		f->committed = vfa_commit_seen_pages();
 		f->walk_ticks = vfa_ticks_since(start);
 	}
 	return;

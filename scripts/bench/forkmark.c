@@ -4,7 +4,8 @@
  * of vfa_mark(), whose address scripts/bench/insnprof gives its QEMU
  * plugin, so that the plugin's counts cover the loop and nothing else of
  * this process.  forkmark N plain: N times mmap and munmap one private
- * writable page instead, one plain commit request each.  The parent maps a few small regions first: about 10 VMAs,
+ * writable page instead, one plain commit request each; forkmark N vfork:
+ * N times vfork, _exit in the child, reap.  The parent maps a few small regions first: about 10 VMAs,
  * 8 of them charged, as the overhead bench's smallest parent.  Built
  * static and non-PIE, so that the marker's address is fixed.
  */
@@ -28,6 +29,16 @@ static void map_unmap(void)
 		exit(1);
 }
 
+static void vfork_and_reap(void)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 static void fork_and_reap(void)
 {
 	pid_t pid = fork();
@@ -46,6 +57,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2 && !strcmp(argv[2], "plain"))
 		step = map_unmap;
+	if (argc > 2 && !strcmp(argv[2], "vfork"))
+		step = vfork_and_reap;
 
 	for (i = 0; i < 3; i++) {
 		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,

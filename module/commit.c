@@ -207,7 +207,7 @@ long notrace vfa_committed_pages(void)
  * plus what this CPU's part has moved since (exact for this CPU).  Else
  * a new sum, which this CPU keeps.  What it can miss, for less than a
  * tick: what other CPUs committed or freed since, below the counter's
- * batch (README: "Plain requests").  Preemptible; the cache is touched
+ * batch (README: "A plain request").  Preemptible; the cache is touched
  * with preemption off.
  */
 static long notrace vfa_commit_seen_pages(void)

@@ -5,9 +5,11 @@
  * plugin, so that the plugin's counts cover the loop and nothing else of
  * this process.  forkmark N plain: N times mmap and munmap one private
  * writable page instead, one plain commit request each; forkmark N vfork:
- * N times vfork, _exit in the child, reap.  The parent maps a few small regions first: about 10 VMAs,
- * 8 of them charged, as the overhead bench's smallest parent.  Built
- * static and non-PIE, so that the marker's address is fixed.
+ * N times vfork, _exit in the child, reap (its own function: a vfork
+ * child may not return from the function that called vfork()).  The
+ * parent maps a few small regions first: about 10 VMAs, 8 of them
+ * charged, as the overhead bench's smallest parent.  Built static and
+ * non-PIE, so that the marker's address is fixed.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -563,10 +563,29 @@ bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
 	return false;
 }
 
+/* Whether bpftrace @bt's main thread is waiting in epoll_wait() now. */
+static bool bpftrace_polling(pid_t bt)
+{
+	char path[64], *s;
+	long nr;
+	bool polling;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", bt);
+	s = read_file(path);
+	if (!s || sscanf(s, "%ld", &nr) != 1)
+		nr = -1;
+	free(s);
+	polling = nr == SYS_epoll_pwait;
+#ifdef SYS_epoll_wait
+	polling = polling || nr == SYS_epoll_wait;
+#endif
+	return polling;
+}
+
 void bpftrace_stop(pid_t bt)
 {
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	time_t start = time(NULL);
+	time_t start = time(NULL), last = start;
 
 	kill(bt, SIGINT);
 	while (waitpid(bt, NULL, WNOHANG) != bt) {
@@ -576,6 +595,25 @@ void bpftrace_stop(pid_t bt)
 			kill(bt, SIGKILL);
 			waitpid(bt, NULL, 0);
 			return;
+		}
+		/*
+		 * bpftrace (0.17 at least) only stops if the SIGINT breaks
+		 * its epoll_wait(); one that lands between two calls is
+		 * lost, and it polls on.  Still polling twice, half a second
+		 * apart, after BPFTRACE_RESEND_S: it is not draining its last
+		 * events (that takes one or two 100 ms polls), so say it
+		 * again.
+		 */
+		if (time(NULL) - last >= BPFTRACE_RESEND_S &&
+		    bpftrace_polling(bt)) {
+			nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 },
+				  NULL);
+			if (bpftrace_polling(bt)) {
+				printf("# bpftrace still polling %ld s after SIGINT: it missed it, sending another\n",
+				       (long)(time(NULL) - start));
+				kill(bt, SIGINT);
+			}
+			last = time(NULL);
 		}
 		nanosleep(&ts, NULL);
 	}

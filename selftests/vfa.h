@@ -124,11 +124,12 @@ pid_t bpftrace_start(const char *out, char *const argv[]);
 #define BPFTRACE_READY_S	150
 /*
  * How long bpftrace may take to exit after SIGINT: 0-4 s on an idle host,
- * but over 60 s once on 6.12-rt under TCG beside another guest (most
- * likely detaching its kfunc program, which waits for RCU-tasks grace
- * periods).
+ * but over 60 s once on 6.12-rt under TCG beside another guest (a missed
+ * SIGINT, see bpftrace_stop(), noticed at its next event, fits).
  */
 #define BPFTRACE_STOP_S		240
+/* When to say SIGINT again to a bpftrace that missed it (bpftrace_stop). */
+#define BPFTRACE_RESEND_S	5
 
 /*
  * Waits up to BPFTRACE_READY_S for @ready (the end of the program's ready
@@ -141,7 +142,8 @@ bool bpftrace_wait_ready(pid_t bt, const char *out, const char *ready,
 
 /*
  * SIGINT (bpftrace prints its maps), then wait, saying how long it took;
- * SIGKILL after BPFTRACE_STOP_S.
+ * SIGINT again while it still polls as if it never had it (it can miss
+ * one); SIGKILL after BPFTRACE_STOP_S.
  */
 void bpftrace_stop(pid_t bt);
 

@@ -1761,6 +1761,13 @@ while :; do sleep 1; done
 """
 
 
+# A bpftrace that misses the first SIGINT, as bpftrace 0.17 does when it
+# lands between two epoll_wait() calls.
+FAKE_BPFTRACE_DEAF = FAKE_BPFTRACE.replace(
+    "trap 'exit 0' INT TERM",
+    "n=0\ntrap 'n=$((n + 1)); [ $n -lt 2 ] || { echo $n > \"$0.ints\"; exit 0; }' INT")
+
+
 class TestWatchTrace(CliCase):
     """watch --trace with a stand-in for bpftrace (VFA_BPFTRACE): the same
     lines as polling, --interval/--count honoured, gaps said."""
@@ -1792,6 +1799,15 @@ class TestWatchTrace(CliCase):
             "TIME    126    1100   20302 nginx            vfork        0 KiB ok      exec       700 us      4 nginx                   nginx.service",
             "TIME    127    3301   20303 python3          fork     707.0 MiB fail    running         -      - -                       docker-a3f1c2d4e5b6"])
         self.assertIn("-B none -e", read(self.bt + ".args"))
+
+    def test_trace_stop_says_sigint_again(self):
+        write(self.bt, FAKE_BPFTRACE_DEAF)
+        start = time.monotonic()
+        self.ok(["watch", "--trace", "--count", "1", "--interval", "0.5"],
+                proc=self.proc, env={"VFA_BPFTRACE": self.bt})
+        took = time.monotonic() - start
+        self.assertEqual(read(self.bt + ".ints").strip(), "2")
+        self.assertLess(took, 9.5)
 
     def test_trace_json_backlog(self):
         out = self.ok(["watch", "--trace", "--count", "2", "--interval", "0.5",

@@ -12,8 +12,8 @@
  *  - the same two maps replayed in mode 2: the kernel agrees;
  *  - in mode 2, a process holding HOLD_MB forks NFORK times: every fork
  *    fails with ENOMEM, and each is exactly one "refused" row (no pid,
- *    the model's verdict "fail"), one count of refused, one trace event,
- *    and none in forks;
+ *    the model's verdict "fail", its time_ns taken while the holder
+ *    forked), one count of refused, one trace event, and none in forks;
  *  - in mode 0, MAP_NORESERVE memory shows in summary's noreserve;
  *  - the walk of a forking parent's VMAs (at its first request; this
  *    process is walked, for it mapped MAP_NORESERVE memory) runs with
@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ktap.h"
@@ -48,6 +49,15 @@
 
 static long long orig_mode = -1, orig_ratio = -1, saved_limit = -1;
 static int guard_fd = -1;
+
+/* The boot clock, the module's time_ns clock. */
+static unsigned long long boottime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static void restore(void)
 {
@@ -222,6 +232,8 @@ int main(void)
 	long long refused0 = 0, forks0 = 0, nr0, nr1, prog, wa0, wa1, wn0, wn1;
 	long long nw0, nw1, others = 0;
 	int small0, big0, small2, big2, enomem, rows = 0, agree = 0, n, i;
+	unsigned long long t0 = 0, t1 = 0;
+	int timed = 0;
 	struct vfa_row *r;
 	pid_t holder = -1;
 	bool limit_ok, mode2 = false, traced;
@@ -232,7 +244,7 @@ int main(void)
 		printf("TAP version 13\n1..0 # SKIP needs root with CAP_SYS_ADMIN\n");
 		return 4;
 	}
-	ktap_plan(13);
+	ktap_plan(14);
 	orig_mode = vm_sysctl("overcommit_memory");
 	orig_ratio = vm_sysctl("overcommit_ratio");
 	saved_limit = vfa_param_get("limit_kb");
@@ -288,7 +300,9 @@ int main(void)
 		refused0 = vfa_summary("refused");
 		forks0 = vfa_summary("forks");
 		vfa_write(TRACE "/events/vforkacct/vforkacct_fork/enable", "1", 1);
+		t0 = boottime_ns();
 		enomem = refused_forks(&holder);
+		t1 = boottime_ns();
 		vfa_write(TRACE "/events/vforkacct/vforkacct_fork/enable", "0", 1);
 		vm_sysctl_set("overcommit_memory", 0);
 	}
@@ -307,9 +321,11 @@ int main(void)
 			agree += !strcmp(r[i].verdict, "fail") &&
 				 !strcmp(r[i].kind, "fork") &&
 				 r[i].charge_kb >= HOLD_MB << 10;
-			ktap_info("refused row: seq %llu charge %ld kB committed %ld kB allowed %ld kB verdict %s",
-				  r[i].seq, r[i].charge_kb, r[i].committed_kb,
-				  r[i].allowed_kb, r[i].verdict);
+			timed += r[i].time_ns >= t0 && r[i].time_ns <= t1;
+			ktap_info("refused row: seq %llu time_ns %llu charge %ld kB committed %ld kB allowed %ld kB verdict %s",
+				  r[i].seq, r[i].time_ns, r[i].charge_kb,
+				  r[i].committed_kb, r[i].allowed_kb,
+				  r[i].verdict);
 		}
 	}
 	free(r);
@@ -322,6 +338,10 @@ int main(void)
 		  "each_enomem_fork_is_one_refused_row_and_count");
 	ktap_test(mode2 && agree == NFORK,
 		  "refused_rows_carry_the_tried_charge_and_model_verdict_fail");
+	ktap_info("forks tried from %llu to %llu ns (boot clock): %d of %d rows in between",
+		  t0, t1, timed, rows);
+	ktap_test(mode2 && rows == NFORK && timed == NFORK,
+		  "refused_rows_time_ns_is_while_the_holder_forked");
 	/* The one fork that happened: the holder's own. */
 	ktap_test(mode2 && vfa_summary("forks") == forks0 + 1,
 		  "refused_forks_are_not_counted_in_forks");
